@@ -1,0 +1,224 @@
+/**
+ * Plain-JS BigInt reference backend: the oracle the native and wasm backends are tested against,
+ * and the "plain JS" column of the kernel bench. Same checks, same error codes, same float op order.
+ */
+import { SecpError, assertDim } from './errors.js';
+import type { KernelBackend } from './types.js';
+
+const MASK = (1n << 64n) - 1n;
+const TWO_63 = 9223372036854775808;
+const FRAC_BITS_MAX = 62;
+const PI = Math.PI;
+const RAD_PER_UNIT = PI / 2 / 4611686018427387904;
+
+function checkLen(what: string, len: number, rows: number, cols: number): void {
+  assertDim(`${what} rows`, rows);
+  assertDim(`${what} cols`, cols);
+  const need = rows * cols;
+  if (!Number.isSafeInteger(need)) throw new SecpError('ERR_INVALID_ARGUMENT', `${what} shape ${rows}x${cols} overflows`);
+  if (need !== len) {
+    throw new SecpError('ERR_BUFFER_LENGTH', `wrong buffer length: ${what} has ${len} elements but its shape ${rows}x${cols} needs ${need}`);
+  }
+}
+
+function checkSame(what: string, a: number, b: number): void {
+  if (a !== b) throw new SecpError('ERR_SHAPE_MISMATCH', `shape mismatch: ${what}: ${a} elements vs ${b} elements`);
+}
+
+function checkFrac(f: number): void {
+  if (!Number.isInteger(f) || f < 0 || f > FRAC_BITS_MAX) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: frac_bits must be in 0..=${FRAC_BITS_MAX}, got ${f}`);
+  }
+}
+
+function roundToRing(v: number, index: number, x: number, f: number): bigint {
+  if (!Number.isFinite(v)) {
+    if (Number.isFinite(x)) throw overflow(index, x, f);
+    throw new SecpError('ERR_NON_FINITE', `cannot encode a non-finite value (NaN or infinity) at index ${index}`);
+  }
+  const r = Math.floor(v + 0.5);
+  if (!(r >= -TWO_63 && r < TWO_63)) throw overflow(index, x, f);
+  return BigInt.asUintN(64, BigInt(r));
+}
+
+function overflow(index: number, x: number, f: number): SecpError {
+  return new SecpError(
+    'ERR_FIXED_OVERFLOW',
+    `value ${x} at index ${index} is out of the fixed-point range (|x| < 2^${63 - f} with ${f} fractional bits)`,
+  );
+}
+
+function sinCosSmall(y: number): [number, number] {
+  const y2 = y * y;
+  const s = 1 + y2 * (-1 / 6 + y2 * (1 / 120 + y2 * (-1 / 5040 + y2 * (1 / 362880 + y2 * (-1 / 39916800
+    + y2 * (1 / 6227020800 + y2 * (-1 / 1307674368000 + y2 * (1 / 355687428096000))))))));
+  const c = 1 + y2 * (-1 / 2 + y2 * (1 / 24 + y2 * (-1 / 720 + y2 * (1 / 40320 + y2 * (-1 / 3628800
+    + y2 * (1 / 479001600 + y2 * (-1 / 87178291200 + y2 * (1 / 20922789888000))))))));
+  return [y * s, c];
+}
+
+/** cos and sin of a public angle in turns (2^64 = one period); mirrors the Rust kernel bit for bit. */
+export function cosSinTurn(a: bigint): [number, number] {
+  const q = ((a + (1n << 61n)) & MASK) >> 62n;
+  const rem = BigInt.asIntN(64, a - (q << 62n));
+  const [s, c] = sinCosSmall(Number(rem) * RAD_PER_UNIT);
+  switch (q) {
+    case 0n: return [c, s];
+    case 1n: return [-s, c];
+    case 2n: return [-c, -s];
+    default: return [s, -c];
+  }
+}
+
+function rotl(x: number, n: number): number {
+  return ((x << n) | (x >>> (32 - n))) >>> 0;
+}
+
+function chachaBlock(input: Uint32Array, out: Uint32Array): void {
+  const s = out;
+  s.set(input);
+  const qr = (a: number, b: number, c: number, d: number): void => {
+    s[a] = (s[a]! + s[b]!) >>> 0; s[d] = rotl(s[d]! ^ s[a]!, 16);
+    s[c] = (s[c]! + s[d]!) >>> 0; s[b] = rotl(s[b]! ^ s[c]!, 12);
+    s[a] = (s[a]! + s[b]!) >>> 0; s[d] = rotl(s[d]! ^ s[a]!, 8);
+    s[c] = (s[c]! + s[d]!) >>> 0; s[b] = rotl(s[b]! ^ s[c]!, 7);
+  };
+  for (let r = 0; r < 10; r++) {
+    qr(0, 4, 8, 12); qr(1, 5, 9, 13); qr(2, 6, 10, 14); qr(3, 7, 11, 15);
+    qr(0, 5, 10, 15); qr(1, 6, 11, 12); qr(2, 7, 8, 13); qr(3, 4, 9, 14);
+  }
+  for (let i = 0; i < 16; i++) s[i] = (s[i]! + input[i]!) >>> 0;
+}
+
+function outOf(out: BigUint64Array | undefined, len: number): BigUint64Array {
+  if (out === undefined) return new BigUint64Array(len);
+  checkSame('out', len, out.length);
+  return out;
+}
+
+function zip(what: string, a: BigUint64Array, b: BigUint64Array, out: BigUint64Array | undefined,
+  f: (x: bigint, y: bigint) => bigint): BigUint64Array {
+  checkSame(what, a.length, b.length);
+  const o = outOf(out, a.length);
+  for (let i = 0; i < a.length; i++) o[i] = f(a[i]!, b[i]!);
+  return o;
+}
+
+function matmulBig(a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number, out: BigUint64Array | undefined,
+  bt: boolean): BigUint64Array {
+  checkLen('a', a.length, m, k);
+  if (bt) checkLen('b (transposed)', b.length, n, k);
+  else checkLen('b', b.length, k, n);
+  if (out !== undefined) checkLen('out', out.length, m, n);
+  const o = out ?? new BigUint64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0n;
+      for (let t = 0; t < k; t++) s += a[i * k + t]! * (bt ? b[j * k + t]! : b[t * n + j]!);
+      o[i * n + j] = s & MASK;
+    }
+  }
+  return o;
+}
+
+export function loadJs(): KernelBackend {
+  return {
+    name: 'js',
+    matmul: (a, b, m, k, n, out) => matmulBig(a, b, m, k, n, out, false),
+    matmulBT: (a, bt, m, k, n, out) => matmulBig(a, bt, m, k, n, out, true),
+    matmulAsync: async (a, b, m, k, n) => matmulBig(a, b, m, k, n, undefined, false),
+    add: (a, b, out) => zip('add', a, b, out, (x, y) => (x + y) & MASK),
+    sub: (a, b, out) => zip('sub', a, b, out, (x, y) => (x - y) & MASK),
+    mul: (a, b, out) => zip('mul', a, b, out, (x, y) => (x * y) & MASK),
+    neg(a, out) {
+      const o = outOf(out, a.length);
+      for (let i = 0; i < a.length; i++) o[i] = -a[i]! & MASK;
+      return o;
+    },
+    scalarMul(a, s, out) {
+      const o = outOf(out, a.length);
+      const sv = s & MASK;
+      for (let i = 0; i < a.length; i++) o[i] = (a[i]! * sv) & MASK;
+      return o;
+    },
+    sumAxis(a, rows, cols, axis) {
+      checkLen('a', a.length, rows, cols);
+      if (axis !== 0 && axis !== 1) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: axis must be 0 or 1, got ${String(axis)}`);
+      const o = new BigUint64Array(axis === 0 ? cols : rows);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          const idx = axis === 0 ? c : r;
+          o[idx] = (o[idx]! + a[r * cols + c]!) & MASK;
+        }
+      }
+      return o;
+    },
+    encode(x, f, out) {
+      checkFrac(f);
+      const o = outOf(out, x.length);
+      const scale = 2 ** f;
+      for (let i = 0; i < x.length; i++) o[i] = roundToRing(x[i]! * scale, i, x[i]!, f);
+      return o;
+    },
+    decode(x, f, out) {
+      checkFrac(f);
+      const o = out ?? new Float64Array(x.length);
+      checkSame('decode: out vs input', o.length, x.length);
+      const inv = 1 / 2 ** f;
+      for (let i = 0; i < x.length; i++) o[i] = Number(BigInt.asIntN(64, x[i]!)) * inv;
+      return o;
+    },
+    prgFill(key, nonce, counter, out) {
+      if (key.length !== 32) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: PRG key must be 32 bytes, got ${key.length}`);
+      if (nonce.length !== 12) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: PRG nonce must be 12 bytes, got ${nonce.length}`);
+      if (!Number.isInteger(counter) || counter < 0 || counter > 0xffffffff) {
+        throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: PRG block counter must be a u32, got ${counter}`);
+      }
+      const blocks = Math.ceil(out.length / 8);
+      if (counter + blocks > 2 ** 32) {
+        throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: PRG stream exhausted: block counter ${counter} + ${blocks} blocks exceeds 2^32`);
+      }
+      const dv = (b: Uint8Array, i: number): number => (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+      const state = new Uint32Array(16);
+      state.set([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
+      for (let i = 0; i < 8; i++) state[4 + i] = dv(key, 4 * i);
+      state[12] = counter;
+      for (let i = 0; i < 3; i++) state[13 + i] = dv(nonce, 4 * i);
+      const ks = new Uint32Array(16);
+      for (let w = 0; w < out.length; w += 8) {
+        chachaBlock(state, ks);
+        for (let j = 0; j < 8 && w + j < out.length; j++) out[w + j] = BigInt(ks[2 * j]!) | (BigInt(ks[2 * j + 1]!) << 32n);
+        state[12] = (state[12]! + 1) >>> 0;
+      }
+      return out;
+    },
+    cosSinTurns(angle, f) {
+      checkFrac(f);
+      const cos = new BigUint64Array(angle.length);
+      const sin = new BigUint64Array(angle.length);
+      const scale = 2 ** f;
+      for (let i = 0; i < angle.length; i++) {
+        const [c, s] = cosSinTurn(angle[i]!);
+        cos[i] = roundToRing(c * scale, i, c, f);
+        sin[i] = roundToRing(s * scale, i, s, f);
+      }
+      return { cos, sin };
+    },
+    angleScale(w, f) {
+      checkFrac(f);
+      const out = new BigUint64Array(w.length);
+      const scale = 2 ** (63 - f) / PI;
+      for (let i = 0; i < w.length; i++) {
+        const x = w[i]!;
+        if (!Number.isFinite(x)) throw new SecpError('ERR_NON_FINITE', `cannot encode a non-finite value (NaN or infinity) at index ${i}`);
+        const r = Math.floor(x * scale + 0.5);
+        if (!(r >= -TWO_63 && r < TWO_63)) {
+          throw new SecpError('ERR_INVALID_ARGUMENT',
+            `invalid argument: random-feature weight ${x} at index ${i} is too large: |w| must stay below 2^${f} * pi`);
+        }
+        out[i] = BigInt.asUintN(64, BigInt(r));
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * The one kernel interface every backend (native addon, wasm, plain-JS reference) implements.
+ * All ring values are u64 in BigUint64Array, matrices row-major. Every function validates its
+ * arguments and throws a SecpError with a stable code (ERR_SHAPE_MISMATCH, ERR_BUFFER_LENGTH,
+ * ERR_NON_FINITE, ERR_FIXED_OVERFLOW, ERR_INVALID_ARGUMENT); results are bit-identical across backends.
+ * `out`, where accepted, must not alias an input; when omitted a new array is returned.
+ */
+export type BackendName = 'native' | 'wasm' | 'js';
+
+export interface KernelBackend {
+  readonly name: BackendName;
+  /** out (m×n) = a (m×k) · b (k×n) mod 2^64. */
+  matmul(a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number, out?: BigUint64Array): BigUint64Array;
+  /** out (m×n) = a (m×k) · btᵀ, where bt is b transposed (n×k). */
+  matmulBT(a: BigUint64Array, bt: BigUint64Array, m: number, k: number, n: number, out?: BigUint64Array): BigUint64Array;
+  /** matmul that keeps the event loop free while it runs (native: a worker thread; others: same result, resolved async). */
+  matmulAsync(a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number): Promise<BigUint64Array>;
+  add(a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array;
+  sub(a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array;
+  /** Elementwise wrapping product (no truncation). */
+  mul(a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array;
+  neg(a: BigUint64Array, out?: BigUint64Array): BigUint64Array;
+  /** s·a mod 2^64; s is taken mod 2^64 (negative bigints wrap). */
+  scalarMul(a: BigUint64Array, s: bigint, out?: BigUint64Array): BigUint64Array;
+  /** Sum of a rows×cols matrix over axis 0 (length cols) or 1 (length rows). */
+  sumAxis(a: BigUint64Array, rows: number, cols: number, axis: 0 | 1): BigUint64Array;
+  /** round(x·2^f) as two's complement; rounding is floor(v + 0.5). */
+  encode(x: Float64Array, fracBits: number, out?: BigUint64Array): BigUint64Array;
+  decode(x: BigUint64Array, fracBits: number, out?: Float64Array): Float64Array;
+  /** ChaCha20 (RFC 8439) keystream of (key 32 B, nonce 12 B) from block `counter`, as LE u64 words. */
+  prgFill(key: Uint8Array, nonce: Uint8Array, counter: number, out: BigUint64Array): BigUint64Array;
+  /** cos and sin of angles in turns (2^64 = one period), as fixed point with f fractional bits. */
+  cosSinTurns(angle: BigUint64Array, fracBits: number): { cos: BigUint64Array; sin: BigUint64Array };
+  /** K = round(w·2^(64-f)/(2π)): integer weights whose wrapping dot product with fixed-point x gives w·x in turns. */
+  angleScale(w: Float64Array, fracBits: number): BigUint64Array;
+}

@@ -1,0 +1,188 @@
+//! Wrapping matmul over Z_2^64 on row-major buffers. Rows of the output are independent, so callers
+//! may split `a` and `out` by rows across threads and call these functions on each part.
+
+use crate::error::{check_len, KernelError};
+
+/// Block edge (in elements) of the cache tiling over the `k` and `n` dimensions.
+pub const BLOCK: usize = 128;
+/// Output columns per tile: a BLOCK x NC tile of `b` is 256 KiB, which stays in L2.
+const NC: usize = 2 * BLOCK;
+/// Rows of `a` handled together so each loaded row of `b` is used four times.
+const MR: usize = 4;
+
+fn check(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &[u64], b_t: bool) -> Result<(), KernelError> {
+    check_len("a", a.len(), m, k)?;
+    if b_t {
+        check_len("b (transposed)", b.len(), n, k)?;
+    } else {
+        check_len("b", b.len(), k, n)?;
+    }
+    check_len("out", out.len(), m, n)
+}
+
+/// `out = a (m x k) * b (k x n)` modulo 2^64.
+pub fn matmul(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u64]) -> Result<(), KernelError> {
+    check(a, b, m, k, n, out, false)?;
+    for o in out.iter_mut() {
+        *o = 0;
+    }
+    if m == 0 || n == 0 || k == 0 {
+        return Ok(());
+    }
+    let mut jb = 0;
+    while jb < n {
+        let je = if jb + NC < n { jb + NC } else { n };
+        let mut kb = 0;
+        while kb < k {
+            let ke = if kb + BLOCK < k { kb + BLOCK } else { k };
+            let mut i = 0;
+            while i + MR <= m {
+                tile4(a, b, k, n, i, jb, je, kb, ke, out);
+                i += MR;
+            }
+            while i < m {
+                let orow = &mut out[i * n + jb..i * n + je];
+                for kk in kb..ke {
+                    let av = a[i * k + kk];
+                    let brow = &b[kk * n + jb..kk * n + je];
+                    for (o, bv) in orow.iter_mut().zip(brow) {
+                        *o = o.wrapping_add(av.wrapping_mul(*bv));
+                    }
+                }
+                i += 1;
+            }
+            kb = ke;
+        }
+        jb = je;
+    }
+    Ok(())
+}
+
+/// Four output rows `i..i+4`, columns `jb..je`, accumulating over `kb..ke`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn tile4(a: &[u64], b: &[u64], k: usize, n: usize, i: usize, jb: usize, je: usize, kb: usize, ke: usize, out: &mut [u64]) {
+    let w = je - jb;
+    let (r0, rest) = out[i * n..].split_at_mut(n);
+    let (r1, rest) = rest.split_at_mut(n);
+    let (r2, r3) = rest.split_at_mut(n);
+    let r0 = &mut r0[jb..je];
+    let r1 = &mut r1[jb..je];
+    let r2 = &mut r2[jb..je];
+    let r3 = &mut r3[jb..je];
+    for kk in kb..ke {
+        let a0 = a[i * k + kk];
+        let a1 = a[(i + 1) * k + kk];
+        let a2 = a[(i + 2) * k + kk];
+        let a3 = a[(i + 3) * k + kk];
+        let brow = &b[kk * n + jb..kk * n + je];
+        for j in 0..w {
+            let bv = brow[j];
+            r0[j] = r0[j].wrapping_add(a0.wrapping_mul(bv));
+            r1[j] = r1[j].wrapping_add(a1.wrapping_mul(bv));
+            r2[j] = r2[j].wrapping_add(a2.wrapping_mul(bv));
+            r3[j] = r3[j].wrapping_add(a3.wrapping_mul(bv));
+        }
+    }
+}
+
+/// `out = a (m x k) * bt^T` where `bt` is `b` transposed (n x k), modulo 2^64.
+pub fn matmul_bt(a: &[u64], bt: &[u64], m: usize, k: usize, n: usize, out: &mut [u64]) -> Result<(), KernelError> {
+    check(a, bt, m, k, n, out, true)?;
+    if k == 0 {
+        for o in out.iter_mut() {
+            *o = 0;
+        }
+        return Ok(());
+    }
+    // Tile over output columns so a block of bt rows stays in cache while all rows of a stream past it.
+    let mut jb = 0;
+    while jb < n {
+        let je = if jb + BLOCK < n { jb + BLOCK } else { n };
+        for i in 0..m {
+            let arow = &a[i * k..(i + 1) * k];
+            for j in jb..je {
+                out[i * n + j] = dot(arow, &bt[j * k..(j + 1) * k]);
+            }
+        }
+        jb = je;
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn dot(x: &[u64], y: &[u64]) -> u64 {
+    let mut s = [0u64; 4];
+    let chunks = x.len() / 4;
+    for c in 0..chunks {
+        for l in 0..4 {
+            s[l] = s[l].wrapping_add(x[4 * c + l].wrapping_mul(y[4 * c + l]));
+        }
+    }
+    let mut acc = s[0].wrapping_add(s[1]).wrapping_add(s[2]).wrapping_add(s[3]);
+    for t in 4 * chunks..x.len() {
+        acc = acc.wrapping_add(x[t].wrapping_mul(y[t]));
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[u64], b: &[u64], m: usize, k: usize, n: usize) -> Vec<u64> {
+        let mut out = vec![0u64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0u64;
+                for t in 0..k {
+                    s = s.wrapping_add(a[i * k + t].wrapping_mul(b[t * n + j]));
+                }
+                out[i * n + j] = s;
+            }
+        }
+        out
+    }
+
+    fn fill(len: usize, seed: u64) -> Vec<u64> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_naive_on_awkward_shapes() {
+        let shapes = [(1, 1, 1), (3, 5, 7), (5, 129, 3), (9, 130, 257), (4, 128, 256), (0, 3, 2), (2, 0, 3)];
+        for (s, &(m, k, n)) in shapes.iter().enumerate() {
+            let a = fill(m * k, s as u64 + 1);
+            let b = fill(k * n, s as u64 + 100);
+            let mut out = vec![7u64; m * n];
+            matmul(&a, &b, m, k, n, &mut out).unwrap();
+            assert_eq!(out, naive(&a, &b, m, k, n), "shape {:?}", (m, k, n));
+            let mut bt = vec![0u64; k * n];
+            for t in 0..k {
+                for j in 0..n {
+                    bt[j * k + t] = b[t * n + j];
+                }
+            }
+            let mut out2 = vec![7u64; m * n];
+            matmul_bt(&a, &bt, m, k, n, &mut out2).unwrap();
+            assert_eq!(out2, out, "bt shape {:?}", (m, k, n));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_lengths() {
+        let mut out = vec![0u64; 4];
+        let e = matmul(&[1, 2, 3], &[1, 2, 3, 4], 2, 2, 2, &mut out).unwrap_err();
+        assert_eq!(e.code(), "ERR_BUFFER_LENGTH");
+        let e = matmul(&[1, 2, 3, 4], &[1, 2, 3, 4], 2, 2, 2, &mut out[..3]).unwrap_err();
+        assert_eq!(e.code(), "ERR_BUFFER_LENGTH");
+    }
+}

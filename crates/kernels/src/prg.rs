@@ -1,0 +1,173 @@
+//! ChaCha20 (RFC 8439) as the PRG that expands seeds into ring elements.
+//! `prg_fill` writes the keystream of (key, nonce) from block `counter` on, as little-endian u64
+//! words: word `w` of the output is bytes `8w..8w+8` of the keystream.
+
+use crate::error::KernelError;
+
+/// Key length in bytes.
+pub const KEY_BYTES: usize = 32;
+/// Nonce length in bytes (RFC 8439's 96-bit nonce).
+pub const NONCE_BYTES: usize = 12;
+
+#[inline(always)]
+fn qr(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
+    s[a] = s[a].wrapping_add(s[b]);
+    s[d] = (s[d] ^ s[a]).rotate_left(16);
+    s[c] = s[c].wrapping_add(s[d]);
+    s[b] = (s[b] ^ s[c]).rotate_left(12);
+    s[a] = s[a].wrapping_add(s[b]);
+    s[d] = (s[d] ^ s[a]).rotate_left(8);
+    s[c] = s[c].wrapping_add(s[d]);
+    s[b] = (s[b] ^ s[c]).rotate_left(7);
+}
+
+fn le32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn init_state(key: &[u8], nonce: &[u8], counter: u32) -> [u32; 16] {
+    let mut s = [0u32; 16];
+    s[0] = 0x6170_7865;
+    s[1] = 0x3320_646e;
+    s[2] = 0x7962_2d32;
+    s[3] = 0x6b20_6574;
+    for i in 0..8 {
+        s[4 + i] = le32(&key[4 * i..]);
+    }
+    s[12] = counter;
+    for i in 0..3 {
+        s[13 + i] = le32(&nonce[4 * i..]);
+    }
+    s
+}
+
+/// One ChaCha20 block: the 16 output words of the block function (RFC 8439 §2.3).
+pub fn chacha20_block(key: &[u8; KEY_BYTES], nonce: &[u8; NONCE_BYTES], counter: u32) -> [u32; 16] {
+    block(&init_state(key, nonce, counter))
+}
+
+#[inline(always)]
+fn block(input: &[u32; 16]) -> [u32; 16] {
+    let mut s = *input;
+    for _ in 0..10 {
+        qr(&mut s, 0, 4, 8, 12);
+        qr(&mut s, 1, 5, 9, 13);
+        qr(&mut s, 2, 6, 10, 14);
+        qr(&mut s, 3, 7, 11, 15);
+        qr(&mut s, 0, 5, 10, 15);
+        qr(&mut s, 1, 6, 11, 12);
+        qr(&mut s, 2, 7, 8, 13);
+        qr(&mut s, 3, 4, 9, 14);
+    }
+    for (o, i) in s.iter_mut().zip(input) {
+        *o = o.wrapping_add(*i);
+    }
+    s
+}
+
+/// Fills `out` with keystream words starting at block `counter`. Uses `ceil(len / 8)` blocks;
+/// fails if the 32-bit block counter would wrap, or if key/nonce have the wrong length.
+pub fn prg_fill(key: &[u8], nonce: &[u8], counter: u32, out: &mut [u64]) -> Result<(), KernelError> {
+    if key.len() != KEY_BYTES {
+        return Err(KernelError::InvalidArgument(format!("PRG key must be {} bytes, got {}", KEY_BYTES, key.len())));
+    }
+    if nonce.len() != NONCE_BYTES {
+        return Err(KernelError::InvalidArgument(format!(
+            "PRG nonce must be {} bytes, got {}",
+            NONCE_BYTES,
+            nonce.len()
+        )));
+    }
+    let blocks = (out.len() as u64 + 7) / 8;
+    if counter as u64 + blocks > 1u64 << 32 {
+        return Err(KernelError::InvalidArgument(format!(
+            "PRG stream exhausted: block counter {} + {} blocks exceeds 2^32",
+            counter, blocks
+        )));
+    }
+    let mut state = init_state(key, nonce, counter);
+    for chunk in out.chunks_mut(8) {
+        let ks = block(&state);
+        for (w, o) in chunk.iter_mut().enumerate() {
+            *o = ks[2 * w] as u64 | (ks[2 * w + 1] as u64) << 32;
+        }
+        state[12] = state[12].wrapping_add(1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+        (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+    }
+
+    fn bytes_of(words: &[u64]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_le_bytes().to_vec()).collect()
+    }
+
+    /// RFC 8439 §2.3.2: block function test vector.
+    #[test]
+    fn rfc8439_block() {
+        let key: Vec<u8> = (0u8..32).collect();
+        let nonce = hex("000000090000004a00000000");
+        let mut out = [0u64; 8];
+        prg_fill(&key, &nonce, 1, &mut out).unwrap();
+        let expect = hex(
+            "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e
+             d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e",
+        );
+        assert_eq!(bytes_of(&out), expect);
+    }
+
+    /// RFC 8439 §2.4.2: the keystream that encrypts the "sunscreen" plaintext (ciphertext xor plaintext).
+    #[test]
+    fn rfc8439_encryption_keystream() {
+        let key: Vec<u8> = (0u8..32).collect();
+        let nonce = hex("000000000000004a00000000");
+        let plain = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+        let cipher = hex(
+            "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0b
+             f91b65c5524733ab8f593dabcd62b3571639d624e65152ab8f530c359f0861d8
+             07ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab7793736
+             5af90bbf74a35be6b40b8eedf2785e42874d",
+        );
+        let mut ks = [0u64; 16];
+        prg_fill(&key, &nonce, 1, &mut ks).unwrap();
+        let ks = bytes_of(&ks);
+        let got: Vec<u8> = plain.iter().zip(&ks).map(|(p, k)| p ^ k).collect();
+        assert_eq!(got, cipher);
+    }
+
+    /// RFC 8439 Appendix A.1 test vectors #1 and #2 (all-zero key and nonce, counters 0 and 1).
+    #[test]
+    fn rfc8439_appendix_a1() {
+        let key = [0u8; 32];
+        let nonce = [0u8; 12];
+        let mut out = [0u64; 16];
+        prg_fill(&key, &nonce, 0, &mut out).unwrap();
+        let expect = hex(
+            "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7
+             da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586
+             9f07e7be5551387a98ba977c732d080dcb0f29a048e3656912c6533e32ee7aed
+             29b721769ce64e43d57133b074d839d531ed1f28510afb45ace10a1f4b794d6f",
+        );
+        assert_eq!(bytes_of(&out), expect);
+        // A partial block is the prefix of the full one; later blocks follow from the counter.
+        let mut part = [0u64; 3];
+        prg_fill(&key, &nonce, 1, &mut part).unwrap();
+        assert_eq!(&part[..], &out[8..11]);
+    }
+
+    #[test]
+    fn rejects_bad_arguments() {
+        let mut o = [0u64; 9];
+        assert_eq!(prg_fill(&[0; 31], &[0; 12], 0, &mut o).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+        assert_eq!(prg_fill(&[0; 32], &[0; 8], 0, &mut o).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+        assert!(prg_fill(&[0; 32], &[0; 12], u32::MAX, &mut o).is_err());
+        assert!(prg_fill(&[0; 32], &[0; 12], u32::MAX, &mut o[..8]).is_ok());
+    }
+}

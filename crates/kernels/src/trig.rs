@@ -1,0 +1,127 @@
+//! The local parts of the private cosine protocol (DESIGN §3). Angles are in *turns*: a u64 `a`
+//! stands for the angle `2*pi*a/2^64`, so the ring's wrap-around is exactly one period.
+//!
+//! sin/cos use our own polynomial (plain IEEE `+`/`*` in a fixed order) so that native, wasm and the
+//! JS reference give bit-identical results; libm's sin/cos may differ in the last bit.
+
+use crate::error::{check_same, KernelError};
+use crate::fixed::{check_frac, pow2, round_to_ring};
+
+const PI: f64 = 3.141_592_653_589_793;
+/// Radians per ring unit within a quarter turn: (pi/2) / 2^62.
+const RAD_PER_UNIT: f64 = (PI / 2.0) / 4_611_686_018_427_387_904.0;
+
+/// sin(y), cos(y) for |y| <= pi/4 by Taylor polynomials through y^17 / y^16 (truncation < 2e-18).
+#[inline]
+fn sin_cos_small(y: f64) -> (f64, f64) {
+    let y2 = y * y;
+    let s = 1.0
+        + y2 * (-1.0 / 6.0
+            + y2 * (1.0 / 120.0
+                + y2 * (-1.0 / 5040.0
+                    + y2 * (1.0 / 362880.0
+                        + y2 * (-1.0 / 39916800.0
+                            + y2 * (1.0 / 6227020800.0
+                                + y2 * (-1.0 / 1307674368000.0 + y2 * (1.0 / 355687428096000.0))))))));
+    let c = 1.0
+        + y2 * (-1.0 / 2.0
+            + y2 * (1.0 / 24.0
+                + y2 * (-1.0 / 720.0
+                    + y2 * (1.0 / 40320.0
+                        + y2 * (-1.0 / 3628800.0
+                            + y2 * (1.0 / 479001600.0
+                                + y2 * (-1.0 / 87178291200.0 + y2 * (1.0 / 20922789888000.0))))))));
+    (y * s, c)
+}
+
+/// cos and sin of the public angle `a` (in turns, 2^64 = one period) as f64.
+#[inline]
+pub fn cos_sin_turn(a: u64) -> (f64, f64) {
+    // Nearest quarter turn q, remainder in [-1/8, 1/8) turn.
+    let q = a.wrapping_add(1 << 61) >> 62;
+    let rem = a.wrapping_sub(q << 62) as i64;
+    let (s, c) = sin_cos_small(rem as f64 * RAD_PER_UNIT);
+    match q {
+        0 => (c, s),
+        1 => (-s, c),
+        2 => (-c, -s),
+        _ => (s, -c),
+    }
+}
+
+/// Writes cos and sin of each angle (turns) as fixed point with `frac_bits` fractional bits.
+pub fn cos_sin_turns(angle: &[u64], frac_bits: u32, cos_out: &mut [u64], sin_out: &mut [u64]) -> Result<(), KernelError> {
+    check_frac(frac_bits)?;
+    check_same("cos_out vs angle", cos_out.len(), angle.len())?;
+    check_same("sin_out vs angle", sin_out.len(), angle.len())?;
+    let scale = pow2(frac_bits);
+    for (i, a) in angle.iter().enumerate() {
+        let (c, s) = cos_sin_turn(*a);
+        cos_out[i] = round_to_ring(c * scale, i, c, frac_bits)?;
+        sin_out[i] = round_to_ring(s * scale, i, s, frac_bits)?;
+    }
+    Ok(())
+}
+
+/// Integer angle-scaling weights: `K = round(w * 2^(64-f) / (2*pi))`, so that for fixed-point `x`
+/// with `f` fractional bits, `sum_i K_i * x_i mod 2^64` is the angle `w . x` in turns. The local
+/// angle share is then a plain wrapping matmul of the shares of `x` with `K`.
+pub fn angle_scale(w: &[f64], frac_bits: u32, out: &mut [u64]) -> Result<(), KernelError> {
+    check_frac(frac_bits)?;
+    check_same("angle_scale: out vs w", out.len(), w.len())?;
+    let scale = pow2(64 - frac_bits - 1) / PI;
+    for (i, (o, v)) in out.iter_mut().zip(w).enumerate() {
+        *o = round_to_ring(*v * scale, i, *v, 64 - frac_bits).map_err(|e| match e {
+            KernelError::Overflow { .. } => KernelError::InvalidArgument(format!(
+                "random-feature weight {} at index {} is too large: |w| must stay below 2^{} * pi",
+                v,
+                i,
+                frac_bits
+            )),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_libm_closely() {
+        let mut a: u64 = 0x1234_5678_9abc_def1;
+        for _ in 0..100_000 {
+            a = a.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let (c, s) = cos_sin_turn(a);
+            let t = a as f64 / 18_446_744_073_709_551_616.0 * 2.0 * PI;
+            assert!((c - t.cos()).abs() < 1e-14, "cos at {}", a);
+            assert!((s - t.sin()).abs() < 1e-14, "sin at {}", a);
+        }
+        assert_eq!(cos_sin_turn(0), (1.0, 0.0));
+        assert_eq!(cos_sin_turn(1 << 62), (0.0, 1.0));
+        assert_eq!(cos_sin_turn(1 << 63), (-1.0, 0.0));
+    }
+
+    #[test]
+    fn fixed_point_outputs() {
+        let mut c = [0u64; 2];
+        let mut s = [0u64; 2];
+        cos_sin_turns(&[0, 3 << 62], 16, &mut c, &mut s).unwrap();
+        assert_eq!(c, [65536, 0]);
+        assert_eq!(s, [0, (-65536i64) as u64]);
+    }
+
+    #[test]
+    fn angle_scaling_gives_turns() {
+        // w . x with w = [1.5, -0.25], x = [2, 4] (f = 16): 3 - 1 = 2 radians.
+        let mut k = [0u64; 2];
+        angle_scale(&[1.5, -0.25], 16, &mut k).unwrap();
+        let x = [2u64 << 16, 4u64 << 16];
+        let ang = k[0].wrapping_mul(x[0]).wrapping_add(k[1].wrapping_mul(x[1]));
+        let (c, s) = cos_sin_turn(ang);
+        assert!((c - 2f64.cos()).abs() < 1e-9 && (s - 2f64.sin()).abs() < 1e-9);
+        assert_eq!(angle_scale(&[f64::INFINITY], 16, &mut k[..1]).unwrap_err().code(), "ERR_NON_FINITE");
+        assert_eq!(angle_scale(&[1e6], 16, &mut k[..1]).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+    }
+}

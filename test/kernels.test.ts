@@ -1,0 +1,150 @@
+import test from 'ava';
+import { SecpError } from '../bindings/errors.js';
+import { compiledBackends, backend, randomReals, randomRing, reference } from './helpers.js';
+
+const BLOCK = 128; // crates/kernels BLOCK: shapes around it exercise the tile edges
+const shapes: Array<[number, number, number]> = [
+  [1, 1, 1], [1, 7, 1], [2, 3, 5], [7, 1, 9], [5, 13, 3], [3, BLOCK, 4], [4, BLOCK + 1, 3],
+  [9, BLOCK - 1, 2 * BLOCK + 1], [17, 2 * BLOCK + 3, 5], [6, 33, 2 * BLOCK], [0, 4, 3], [3, 0, 2], [2, 5, 0],
+];
+
+function transpose(b: BigUint64Array, k: number, n: number): BigUint64Array {
+  const t = new BigUint64Array(k * n);
+  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) t[j * k + i] = b[i * n + j]!;
+  return t;
+}
+
+for (const name of compiledBackends) {
+  test(`${name}: matmul and matmulBT equal the BigInt reference on awkward shapes`, async (t) => {
+    const be = backend(name);
+    for (const [m, k, n] of shapes) {
+      const a = randomRing(`a${m},${k},${n}`, m * k);
+      const b = randomRing(`b${m},${k},${n}`, k * n);
+      const want = reference.matmul(a, b, m, k, n);
+      t.deepEqual(be.matmul(a, b, m, k, n), want, `matmul ${m}x${k}x${n}`);
+      t.deepEqual(be.matmulBT(a, transpose(b, k, n), m, k, n), want, `matmulBT ${m}x${k}x${n}`);
+      t.deepEqual(await be.matmulAsync(a, b, m, k, n), want, `matmulAsync ${m}x${k}x${n}`);
+      const out = new BigUint64Array(m * n).fill(123n);
+      t.is(be.matmul(a, b, m, k, n, out), out, 'writes into the given out');
+      t.deepEqual(out, want);
+    }
+  });
+
+  test(`${name}: a large matmul (threaded path) equals the reference on sampled entries`, async (t) => {
+    const be = backend(name);
+    const [m, k, n] = [67, 300, 129];
+    const a = randomRing('bigA', m * k);
+    const b = randomRing('bigB', k * n);
+    const got = await be.matmulAsync(a, b, m, k, n);
+    t.deepEqual(be.matmul(a, b, m, k, n), got);
+    for (let s = 0; s < 200; s++) {
+      const i = (s * 31) % m;
+      const j = (s * 17) % n;
+      let acc = 0n;
+      for (let x = 0; x < k; x++) acc += a[i * k + x]! * b[x * n + j]!;
+      t.is(got[i * n + j], BigInt.asUintN(64, acc));
+    }
+  });
+
+  test(`${name}: elementwise ops and axis sums equal the reference`, (t) => {
+    const be = backend(name);
+    for (const len of [0, 1, 2, 7, 8, 9, 1000, 4097]) {
+      const a = randomRing(`ea${len}`, len);
+      const b = randomRing(`eb${len}`, len);
+      t.deepEqual(be.add(a, b), reference.add(a, b));
+      t.deepEqual(be.sub(a, b), reference.sub(a, b));
+      t.deepEqual(be.mul(a, b), reference.mul(a, b));
+      t.deepEqual(be.neg(a), reference.neg(a));
+      for (const s of [0n, 1n, -1n, 3n, 1n << 63n, 0xdeadbeefcafef00dn]) t.deepEqual(be.scalarMul(a, s), reference.scalarMul(a, s));
+    }
+    for (const [r, c] of [[1, 1], [3, 5], [130, 7], [0, 4], [4, 0]] as const) {
+      const a = randomRing(`s${r},${c}`, r * c);
+      t.deepEqual(be.sumAxis(a, r, c, 0), reference.sumAxis(a, r, c, 0));
+      t.deepEqual(be.sumAxis(a, r, c, 1), reference.sumAxis(a, r, c, 1));
+    }
+  });
+
+  test(`${name}: encode/decode equal the reference, including rounding ties and range edges`, (t) => {
+    const be = backend(name);
+    const edge = [0, -0, 0.5, -0.5, 1.5 / 65536, -1.5 / 65536, 2.5 / 65536, -2.5 / 65536, 2 ** 47 - 2 ** -6, -(2 ** 47), 1e-30, -1e-30, Number.MIN_VALUE];
+    for (const f of [0, 1, 16, 24, 40, 62]) {
+      const xs = Float64Array.from([...randomReals(`enc${f}`, 2000, 2 ** Math.min(20, 62 - f)), ...edge.filter((v) => Math.abs(v) < 2 ** (63 - f))]);
+      const e = be.encode(xs, f);
+      t.deepEqual(e, reference.encode(xs, f), `encode f=${f}`);
+      t.deepEqual(be.decode(e, f), reference.decode(e, f), `decode f=${f}`);
+      const raw = randomRing(`dec${f}`, 500);
+      t.deepEqual(be.decode(raw, f), reference.decode(raw, f), `decode raw f=${f}`);
+    }
+    const d = be.decode(be.encode(Float64Array.of(1.25, -3.5), 16), 16);
+    t.deepEqual([...d], [1.25, -3.5]);
+  });
+
+  test(`${name}: PRG matches the RFC 8439 vectors and the reference stream`, (t) => {
+    const be = backend(name);
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const nonce = Uint8Array.from([0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0]);
+    const out = be.prgFill(key, nonce, 1, new BigUint64Array(8));
+    const bytes = Buffer.from(out.buffer, out.byteOffset, 64).toString('hex');
+    t.is(bytes, '10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e'
+      + 'd2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e');
+    const zero = be.prgFill(new Uint8Array(32), new Uint8Array(12), 0, new BigUint64Array(8));
+    t.is(Buffer.from(zero.buffer).toString('hex'), '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7'
+      + 'da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586');
+    for (const len of [1, 7, 8, 9, 1023]) {
+      const k2 = randomRing(`key${len}`, 4);
+      const kb = new Uint8Array(k2.buffer);
+      t.deepEqual(be.prgFill(kb, nonce, 5, new BigUint64Array(len)), reference.prgFill(kb, nonce, 5, new BigUint64Array(len)));
+    }
+  });
+
+  test(`${name}: cos/sin in turns and angle scaling are bit-identical to the reference`, (t) => {
+    const be = backend(name);
+    const specials = [0n, 1n, (1n << 61n) - 1n, 1n << 61n, 1n << 62n, 3n << 62n, 1n << 63n, (1n << 64n) - 1n, 7n << 61n];
+    const angles = BigUint64Array.from([...randomRing('angles', 5000), ...specials]);
+    for (const f of [16, 30, 62]) {
+      const got = be.cosSinTurns(angles, f);
+      const want = reference.cosSinTurns(angles, f);
+      t.deepEqual(got.cos, want.cos);
+      t.deepEqual(got.sin, want.sin);
+    }
+    const c = reference.decode(be.cosSinTurns(angles, 40).cos, 40);
+    for (let i = 0; i < angles.length; i++) {
+      const theta = (Number(angles[i]!) / 2 ** 64) * 2 * Math.PI;
+      if (Math.abs(c[i]! - Math.cos(theta)) > 2 ** -39) t.fail(`cos error at ${angles[i]}`);
+    }
+    const w = randomReals('w', 3000, 50);
+    t.deepEqual(be.angleScale(w, 16), reference.angleScale(w, 16));
+  });
+
+  test(`${name}: bad input gives typed errors naming the problem, and the process lives on`, (t) => {
+    const be = backend(name);
+    const u = (n: number): BigUint64Array => new BigUint64Array(n);
+    const code = (f: () => unknown, c: string, msg: RegExp): void => {
+      const e = t.throws(f);
+      t.true(e instanceof SecpError, `${c}: is a SecpError`);
+      t.is((e as SecpError).code, c);
+      t.regex(e!.message, msg);
+    };
+    code(() => be.matmul(u(6), u(6), 2, 3, 3), 'ERR_BUFFER_LENGTH', /b has 6 elements/);
+    code(() => be.matmul(u(5), u(6), 2, 3, 2), 'ERR_BUFFER_LENGTH', /a has 5 elements/);
+    code(() => be.matmul(u(6), u(6), 2, 3, 2, u(5)), 'ERR_BUFFER_LENGTH', /out/);
+    code(() => be.matmulBT(u(6), u(5), 2, 3, 2), 'ERR_BUFFER_LENGTH', /transposed/);
+    code(() => be.add(u(3), u(4)), 'ERR_SHAPE_MISMATCH', /3 elements vs 4/);
+    code(() => be.sumAxis(u(6), 2, 3, 2 as 0), 'ERR_INVALID_ARGUMENT', /axis/);
+    code(() => be.encode(Float64Array.of(1, NaN), 16), 'ERR_NON_FINITE', /index 1/);
+    code(() => be.encode(Float64Array.of(Infinity), 16), 'ERR_NON_FINITE', /non-finite/);
+    code(() => be.encode(Float64Array.of(0, 0, 2 ** 47), 16), 'ERR_FIXED_OVERFLOW', /index 2/);
+    code(() => be.encode(Float64Array.of(1), 63), 'ERR_INVALID_ARGUMENT', /frac_bits/);
+    code(() => be.prgFill(new Uint8Array(31), new Uint8Array(12), 0, u(8)), 'ERR_INVALID_ARGUMENT', /key/);
+    code(() => be.prgFill(new Uint8Array(32), new Uint8Array(12), 2 ** 32 - 1, u(9)), 'ERR_INVALID_ARGUMENT', /exhausted/);
+    code(() => be.angleScale(Float64Array.of(1e9), 16), 'ERR_INVALID_ARGUMENT', /too large/);
+    code(() => be.matmul(u(1), u(1), -1, 1, 1), 'ERR_INVALID_ARGUMENT', /non-negative/);
+    t.deepEqual(be.add(BigUint64Array.of(1n), BigUint64Array.of(2n)), BigUint64Array.of(3n), 'still works after errors');
+  });
+}
+
+test('the reference backend gives the same typed errors (it is the oracle)', (t) => {
+  const e = t.throws(() => reference.encode(Float64Array.of(0, 2 ** 47), 16));
+  t.is((e as SecpError).code, 'ERR_FIXED_OVERFLOW');
+  t.deepEqual(reference.matmul(BigUint64Array.of(2n, 3n), BigUint64Array.of(5n, (1n << 64n) - 1n), 1, 2, 1), BigUint64Array.of(7n));
+});
