@@ -325,6 +325,19 @@ def bert_tokenizer_json(vocab_path, out_path, cased=False):
     with open(out_path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(tok, f, ensure_ascii=False, separators=(",", ":"))
     os.replace(out_path + ".tmp", out_path)
+    # tokenizer_config.json / special_tokens_map.json beside it (tokenizers.js
+    # and transformers both read them).
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    special_map = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+                   "cls_token": "[CLS]", "mask_token": "[MASK]"}
+    cfg = dict(special_map, do_lower_case=not cased, tokenize_chinese_chars=True,
+               strip_accents=None, do_basic_tokenize=True, never_split=None,
+               clean_up_tokenization_spaces=True, model_max_length=512,
+               tokenizer_class="BertTokenizer")
+    for name, obj in (("tokenizer_config.json", cfg), ("special_tokens_map.json", special_map)):
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
     print(f"wrote tokenizer.json ({len(vocab)} tokens) -> {out_path}")
 
 

@@ -383,7 +383,7 @@ function decompose(C: Float64Array, n: number): { B: Float64Array; D: Float64Arr
   }
   if (!(lo > 0)) throw numerical(`covariance matrix is not positive definite (smallest eigenvalue ${lo})`);
   if (hi / lo > MAX_CONDITION) {
-    throw numerical(`covariance matrix condition number ${(hi / lo).toExponential(2)} exceeds ${MAX_CONDITION}`);
+    throw numerical(`covariance matrix condition number ${(hi / lo).toExponential(2)} exceeds ${MAX_CONDITION.toExponential(0)}`);
   }
   const V = evd.eigenvectorMatrix;
   const B = new Float64Array(n * n);
@@ -450,10 +450,13 @@ export class CMAES {
     }
     const o = st.options;
     if (o === null || typeof o !== 'object') throw invalid('CMAES state.options is missing');
+    if (typeof o.seed !== 'string' || !/^\d+$/.test(o.seed)) {
+      throw invalid('CMAES state.options.seed must be a decimal string');
+    }
     const es = new CMAES({
       x0: o.x0,
       sigma0: o.sigma0,
-      seed: typeof o.seed === 'string' && /^\d+$/.test(o.seed) ? BigInt(o.seed) : (o.seed as never),
+      seed: BigInt(o.seed),
       popsize: o.popsize,
       ...(o.bounds ? { bounds: o.bounds } : {}),
       maxFevals: o.maxFevals ?? Infinity,
@@ -493,6 +496,10 @@ export class CMAES {
     es.C = vec('C', st.C, n * n);
     es.B = vec('B', st.B, n * n);
     es.D = vec('D', st.D, n);
+    if (!es.D.every((d) => d > 0)) throw invalid('CMAES state.D must hold positive numbers');
+    if (es.eigenEvals > es.localEvals || es.localEvals > es.evals || es.localGen > es.gen) {
+      throw invalid('CMAES state counters are inconsistent (need eigenFevals <= localFevals <= fevals, localGeneration <= generation)');
+    }
     es.pc = vec('pc', st.pc, n);
     es.ps = vec('ps', st.ps, n);
     if (!Array.isArray(st.fHistory) || st.fHistory.length > es.p.historyLength) {
@@ -540,7 +547,11 @@ export class CMAES {
     return {
       format: STATE_FORMAT,
       version: STATE_VERSION,
-      options: { ...this.options, x0: [...this.options.x0], bounds: this.options.bounds ? [...this.options.bounds] : null },
+      options: {
+        ...this.options,
+        x0: [...this.options.x0],
+        bounds: this.options.bounds ? [this.options.bounds[0], this.options.bounds[1]] : null,
+      },
       popsize: this.p.lambda,
       restartsDone: this.restartsDone,
       generation: this.gen,
@@ -614,6 +625,7 @@ export class CMAES {
       const genotypes: Float64Array[] = [];
       const phenotypes: Float64Array[] = [];
       const dz = new Float64Array(n);
+      const rngBefore = this.rng.state();
       for (let k = 0; k < this.p.lambda; k++) {
         for (let j = 0; j < n; j++) dz[j] = D[j]! * this.rng.nextGaussian();
         const g = new Float64Array(n);
@@ -622,6 +634,10 @@ export class CMAES {
           const row = i * n;
           for (let j = 0; j < n; j++) y += B[row + j]! * dz[j]!;
           g[i] = m[i]! + sig * y;
+        }
+        if (!allFinite(g)) {
+          this.rng = Xoshiro128ss.fromState(rngBefore);
+          throw numerical(`ask(): candidate ${k} is not finite (sigma = ${sig}, max axis ${Math.max(...D)})`);
         }
         genotypes.push(g);
         phenotypes.push(this.phenotype(g));

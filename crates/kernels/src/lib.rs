@@ -8,6 +8,7 @@
 mod error;
 mod fixed;
 mod matmul;
+mod matmul_packed;
 mod ops;
 mod prg;
 mod trig;

@@ -23,11 +23,50 @@ fn check(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &[u64], b_t: b
 /// `out = a (m x k) * b (k x n)` modulo 2^64.
 pub fn matmul(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u64]) -> Result<(), KernelError> {
     check(a, b, m, k, n, out, false)?;
+    if cfg!(target_arch = "wasm32") {
+        // wasm has no fast 64-bit vector multiply; see matmul_packed.rs.
+        crate::matmul_packed::matmul_packed(a, b, m, k, n, false, out);
+        return Ok(());
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[cfg(secp_avx512)]
+        if std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
+            // SAFETY: the CPU supports the features the function is compiled for (checked just above).
+            unsafe { matmul_avx512(a, b, m, k, n, out) };
+            return Ok(());
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above, for AVX2.
+            unsafe { matmul_avx2(a, b, m, k, n, out) };
+            return Ok(());
+        }
+    }
+    matmul_tiled(a, b, m, k, n, out);
+    Ok(())
+}
+
+/// The same loops compiled with AVX-512 (vpmullq does 8 wrapping u64 products at once).
+#[cfg(all(target_arch = "x86_64", secp_avx512))]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+unsafe fn matmul_avx512(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u64]) {
+    matmul_tiled(a, b, m, k, n, out)
+}
+
+/// The same loops compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn matmul_avx2(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u64]) {
+    matmul_tiled(a, b, m, k, n, out)
+}
+
+#[inline(always)]
+fn matmul_tiled(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u64]) {
     for o in out.iter_mut() {
         *o = 0;
     }
     if m == 0 || n == 0 || k == 0 {
-        return Ok(());
+        return;
     }
     let mut jb = 0;
     while jb < n {
@@ -55,7 +94,6 @@ pub fn matmul(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u64
         }
         jb = je;
     }
-    Ok(())
 }
 
 /// Four output rows `i..i+4`, columns `jb..je`, accumulating over `kb..ke`.
@@ -89,6 +127,11 @@ fn tile4(a: &[u64], b: &[u64], k: usize, n: usize, i: usize, jb: usize, je: usiz
 /// `out = a (m x k) * bt^T` where `bt` is `b` transposed (n x k), modulo 2^64.
 pub fn matmul_bt(a: &[u64], bt: &[u64], m: usize, k: usize, n: usize, out: &mut [u64]) -> Result<(), KernelError> {
     check(a, bt, m, k, n, out, true)?;
+    if cfg!(target_arch = "wasm32") {
+        // wasm has no fast 64-bit vector multiply; see matmul_packed.rs.
+        crate::matmul_packed::matmul_packed(a, bt, m, k, n, true, out);
+        return Ok(());
+    }
     if k == 0 {
         for o in out.iter_mut() {
             *o = 0;

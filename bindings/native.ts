@@ -1,0 +1,252 @@
+/**
+ * The native backend: loads the napi-rs addon built from crates/napi by scripts/build-native.sh
+ * (bindings/native/secp-kernels.<platform>.node) and adapts it to KernelBackend.
+ * The addon writes into caller-provided outputs; this wrapper allocates the ones left out and
+ * turns every addon error into a SecpError carrying the kernel's code.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { assertDim, SecpError, type ErrorCode } from './errors.js';
+import type { KernelBackend } from './types.js';
+
+/** The addon's raw exports (crates/napi/src/lib.rs); outputs are always passed in. */
+interface NativeAddon {
+  matmul(a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number, out: BigUint64Array): void;
+  matmulBT(a: BigUint64Array, bt: BigUint64Array, m: number, k: number, n: number, out: BigUint64Array): void;
+  matmulAsync(a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number): Promise<BigUint64Array>;
+  add(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
+  sub(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
+  mul(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
+  neg(a: BigUint64Array, out: BigUint64Array): void;
+  scalarMul(a: BigUint64Array, s: bigint, out: BigUint64Array): void;
+  sumAxis(a: BigUint64Array, rows: number, cols: number, axis: number, out: BigUint64Array): void;
+  encode(x: Float64Array, fracBits: number, out: BigUint64Array): void;
+  decode(x: BigUint64Array, fracBits: number, out: Float64Array): void;
+  prgFill(key: Uint8Array, nonce: Uint8Array, counter: number, out: BigUint64Array): void;
+  cosSinTurns(angle: BigUint64Array, fracBits: number, cos: BigUint64Array, sin: BigUint64Array): void;
+  angleScale(w: Float64Array, fracBits: number, out: BigUint64Array): void;
+  threadCount(): number;
+}
+
+/** KernelBackend plus what only the native addon knows. */
+export interface NativeBackend extends KernelBackend {
+  /** Threads that large matmuls are split across (rayon's pool; RAYON_NUM_THREADS overrides it). */
+  readonly threads: number;
+  /** The .node file that was loaded. */
+  readonly file: string;
+}
+
+/** File name suffixes napi-rs gives this platform, most likely first. */
+function platformSuffixes(): string[] {
+  const { platform, arch } = process;
+  switch (platform) {
+    case 'linux':
+      return [`linux-${arch}-gnu`, `linux-${arch}-musl`];
+    case 'win32':
+      return [`win32-${arch}-msvc`, `win32-${arch}-gnu`];
+    case 'darwin':
+      return [`darwin-${arch}`, 'darwin-universal'];
+    default:
+      return [`${platform}-${arch}`];
+  }
+}
+
+/** The nearest folder at or above this file's that holds a package.json (works from src and dist). */
+function packageRoot(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return start;
+  }
+}
+
+/** Paths loadNative tries when given none, in order. */
+export function nativeAddonCandidates(): string[] {
+  const dir = join(packageRoot(), 'bindings', 'native');
+  return platformSuffixes().map((s) => join(dir, `secp-kernels.${s}.node`));
+}
+
+/** Addon errors (kernel codes, or napi-rs's own for wrong argument types) as SecpError. */
+function toSecpError(e: unknown): unknown {
+  if (e instanceof SecpError || !(e instanceof Error)) return e;
+  const raw = (e as { code?: unknown }).code;
+  let code: ErrorCode = 'ERR_KERNEL';
+  if (typeof raw === 'string' && raw.startsWith('ERR_')) code = raw;
+  else if (raw === 'InvalidArg' || (typeof raw === 'string' && raw.endsWith('Expected'))) code = 'ERR_INVALID_ARGUMENT';
+  return new SecpError(code, e.message, { cause: e });
+}
+
+type ArrayCtor = typeof BigUint64Array | typeof Float64Array | typeof Uint8Array;
+
+/** napi-rs reports a wrong array type without naming the argument; this names it. */
+function expectArray(name: string, v: unknown, ctor: ArrayCtor): void {
+  if (!(v instanceof ctor)) {
+    const got = v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+    throw new SecpError('ERR_INVALID_ARGUMENT', `${name} must be a ${ctor.name}, got ${got}`);
+  }
+}
+
+function alloc<T>(ctor: new (len: number) => T, len: number): T {
+  try {
+    return new ctor(len);
+  } catch (e) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `cannot allocate an output of ${len} elements`, { cause: e });
+  }
+}
+
+function adapt(addon: NativeAddon, file: string): NativeBackend {
+  const call = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw toSecpError(e);
+    }
+  };
+  const u64 = (name: string, v: unknown): void => expectArray(name, v, BigUint64Array);
+  const dims = (m: number, k: number, n: number): void => {
+    assertDim('m', m);
+    assertDim('k', k);
+    assertDim('n', n);
+  };
+  const binary =
+    (op: 'add' | 'sub' | 'mul') =>
+    (a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array => {
+      u64('a', a);
+      u64('b', b);
+      const o = out ?? alloc(BigUint64Array, a.length);
+      u64('out', o);
+      call(() => addon[op](a, b, o));
+      return o;
+    };
+
+  return {
+    name: 'native',
+    threads: addon.threadCount(),
+    file,
+    matmul(a, b, m, k, n, out) {
+      u64('a', a);
+      u64('b', b);
+      dims(m, k, n);
+      const o = out ?? alloc(BigUint64Array, m * n);
+      u64('out', o);
+      call(() => addon.matmul(a, b, m, k, n, o));
+      return o;
+    },
+    matmulBT(a, bt, m, k, n, out) {
+      u64('a', a);
+      u64('bt', bt);
+      dims(m, k, n);
+      const o = out ?? alloc(BigUint64Array, m * n);
+      u64('out', o);
+      call(() => addon.matmulBT(a, bt, m, k, n, o));
+      return o;
+    },
+    /** Runs on libuv's pool; `a` and `b` must not be written until the promise settles. */
+    async matmulAsync(a, b, m, k, n) {
+      u64('a', a);
+      u64('b', b);
+      dims(m, k, n);
+      try {
+        return await addon.matmulAsync(a, b, m, k, n);
+      } catch (e) {
+        throw toSecpError(e);
+      }
+    },
+    add: binary('add'),
+    sub: binary('sub'),
+    mul: binary('mul'),
+    neg(a, out) {
+      u64('a', a);
+      const o = out ?? alloc(BigUint64Array, a.length);
+      u64('out', o);
+      call(() => addon.neg(a, o));
+      return o;
+    },
+    scalarMul(a, s, out) {
+      u64('a', a);
+      if (typeof s !== 'bigint') throw new SecpError('ERR_INVALID_ARGUMENT', `s must be a bigint, got ${typeof s}`);
+      const o = out ?? alloc(BigUint64Array, a.length);
+      u64('out', o);
+      call(() => addon.scalarMul(a, s, o));
+      return o;
+    },
+    sumAxis(a, rows, cols, axis) {
+      u64('a', a);
+      assertDim('rows', rows);
+      assertDim('cols', cols);
+      assertDim('axis', axis);
+      const o = alloc(BigUint64Array, axis === 0 ? cols : axis === 1 ? rows : 0);
+      call(() => addon.sumAxis(a, rows, cols, axis, o));
+      return o;
+    },
+    encode(x, fracBits, out) {
+      expectArray('x', x, Float64Array);
+      assertDim('fracBits', fracBits);
+      const o = out ?? alloc(BigUint64Array, x.length);
+      u64('out', o);
+      call(() => addon.encode(x, fracBits, o));
+      return o;
+    },
+    decode(x, fracBits, out) {
+      u64('x', x);
+      assertDim('fracBits', fracBits);
+      const o = out ?? alloc(Float64Array, x.length);
+      expectArray('out', o, Float64Array);
+      call(() => addon.decode(x, fracBits, o));
+      return o;
+    },
+    prgFill(key, nonce, counter, out) {
+      expectArray('key', key, Uint8Array);
+      expectArray('nonce', nonce, Uint8Array);
+      assertDim('counter', counter);
+      u64('out', out);
+      call(() => addon.prgFill(key, nonce, counter, out));
+      return out;
+    },
+    cosSinTurns(angle, fracBits) {
+      u64('angle', angle);
+      assertDim('fracBits', fracBits);
+      const cos = alloc(BigUint64Array, angle.length);
+      const sin = alloc(BigUint64Array, angle.length);
+      call(() => addon.cosSinTurns(angle, fracBits, cos, sin));
+      return { cos, sin };
+    },
+    angleScale(w, fracBits) {
+      expectArray('w', w, Float64Array);
+      assertDim('fracBits', fracBits);
+      const o = alloc(BigUint64Array, w.length);
+      call(() => addon.angleScale(w, fracBits, o));
+      return o;
+    },
+  };
+}
+
+/**
+ * Loads the native addon (from `file`, or the first of nativeAddonCandidates() that loads) and
+ * returns it as a KernelBackend. Throws ERR_BACKEND_UNAVAILABLE naming every path tried and why it
+ * failed, with the loader's error(s) as `cause`.
+ */
+export function loadNative(file?: string): NativeBackend {
+  const tried = file !== undefined ? [file] : nativeAddonCandidates();
+  const req = createRequire(import.meta.url);
+  const errors: unknown[] = [];
+  for (const path of tried) {
+    try {
+      return adapt(req(path) as NativeAddon, path);
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  const why = tried.map((p, i) => {
+    const e = errors[i];
+    return `  ${p}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+  });
+  throw new SecpError(
+    'ERR_BACKEND_UNAVAILABLE',
+    `native addon could not be loaded (build it with \`npm run build:native\`); tried:\n${why.join('\n')}`,
+    { cause: errors.length === 1 ? errors[0] : new AggregateError(errors, 'every native addon candidate failed') },
+  );
+}

@@ -1,0 +1,312 @@
+/**
+ * The wasm kernel backend: crates/wasm (secp-kernels compiled to wasm32-unknown-unknown) behind a small
+ * hand-written loader.
+ *
+ * Why raw `extern "C"` exports and not wasm-bindgen: the wasm build has to use Debian's Rust 1.63
+ * (the only wasm32 std on offline machines), so wasm-bindgen would be pinned to an old 0.2.8x
+ * release and wasm-bindgen-cli would have to be `cargo install`ed at exactly that version. That is
+ * slow, pulls through cargo 1.65's git index, and is one more moving part to keep in step. Our
+ * interface is only typed arrays and numbers, which raw exports carry as (pointer, length) pairs
+ * with no glue at all, and the module needs no imports. So: the module exports `alloc`/`dealloc`,
+ * one function per kernel that returns 0 (ok) or 1 (failed), and `last_error_ptr/len`, which hold
+ * "CODE: message" from the kernel's `KernelError`; this file turns that into a SecpError.
+ *
+ * Each call allocates a buffer per argument, copies the inputs in, runs the kernel, copies the
+ * outputs out and frees everything (copies are cheap next to a matmul; outputs may be the caller's
+ * `out`). The module's memory grows to the largest call seen and is reused, never shrunk.
+ * `matmulAsync` is the synchronous matmul returned as a resolved promise: wasm here runs on the
+ * calling thread, so use piscina workers to keep the event loop free.
+ *
+ * The module is built without simd128 (scripts/build-wasm.sh says why: no fast 64-bit vector
+ * multiply in wasm); its matmul is a scalar register-blocked kernel (crates/kernels/src/matmul_packed.rs).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SecpError, assertDim } from './errors.js';
+import type { KernelBackend } from './types.js';
+
+/** Where scripts/build-wasm.sh puts the module, relative to the package root. */
+export const WASM_FILE = 'bindings/wasm/secp_kernels.wasm';
+
+const U32_MAX = 0xffffffff;
+const FRAC_BITS_MAX = 62;
+
+type Ptr = number;
+interface Exports {
+  memory: { buffer: ArrayBuffer };
+  alloc(bytes: number): Ptr;
+  dealloc(ptr: Ptr, bytes: number): void;
+  last_error_ptr(): Ptr;
+  last_error_len(): number;
+  matmul(a: Ptr, aLen: number, b: Ptr, bLen: number, m: number, k: number, n: number, out: Ptr, outLen: number): number;
+  matmul_bt(a: Ptr, aLen: number, b: Ptr, bLen: number, m: number, k: number, n: number, out: Ptr, outLen: number): number;
+  add(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
+  sub(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
+  mul(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
+  neg(a: Ptr, aLen: number, out: Ptr, outLen: number): number;
+  scalar_mul(a: Ptr, aLen: number, s: bigint, out: Ptr, outLen: number): number;
+  sum_axis(a: Ptr, aLen: number, rows: number, cols: number, axis: number, out: Ptr, outLen: number): number;
+  encode(x: Ptr, xLen: number, fracBits: number, out: Ptr, outLen: number): number;
+  decode(x: Ptr, xLen: number, fracBits: number, out: Ptr, outLen: number): number;
+  prg_fill(key: Ptr, keyLen: number, nonce: Ptr, nonceLen: number, counter: number, out: Ptr, outLen: number): number;
+  cos_sin_turns(a: Ptr, aLen: number, fracBits: number, cos: Ptr, cosLen: number, sin: Ptr, sinLen: number): number;
+  angle_scale(w: Ptr, wLen: number, fracBits: number, out: Ptr, outLen: number): number;
+}
+
+/** The few WebAssembly / TextDecoder globals used here (tsconfig's lib has no DOM types). */
+interface WasmGlobals {
+  WebAssembly: {
+    Module: new (bytes: Uint8Array) => object;
+    Instance: new (module: object, imports: object) => { exports: unknown };
+    RuntimeError: new () => Error;
+  };
+  TextDecoder: new () => { decode(bytes: Uint8Array): string };
+}
+const g = globalThis as unknown as WasmGlobals;
+
+type Typed = BigUint64Array | Float64Array | Uint8Array;
+type TypedCtor<T extends Typed> = new (buffer: ArrayBuffer, byteOffset: number, length: number) => T;
+
+/** Throws ERR_INVALID_ARGUMENT unless `v` fits the module's u32 (usize) parameters. */
+function u32(name: string, v: number): number {
+  assertDim(name, v);
+  if (v > U32_MAX) throw new SecpError('ERR_INVALID_ARGUMENT', `${name} is ${v}, beyond the wasm32 backend's limit of ${U32_MAX}`);
+  return v;
+}
+
+function fracBits(f: number): number {
+  if (!Number.isInteger(f) || f < 0 || f > U32_MAX) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: frac_bits must be in 0..=${FRAC_BITS_MAX}, got ${f}`);
+  }
+  return f;
+}
+
+/** Buffers of one call: allocated in the module, freed together by `free()`. */
+class Frame {
+  private readonly held: [Ptr, number][] = [];
+  constructor(private readonly x: Exports) {}
+
+  private alloc(bytes: number): Ptr {
+    if (bytes > U32_MAX) {
+      throw new SecpError('ERR_INVALID_ARGUMENT', `a ${bytes}-byte buffer does not fit the wasm32 backend's 4 GiB memory`);
+    }
+    const p = this.x.alloc(bytes) >>> 0;
+    if (p === 0) throw new SecpError('ERR_KERNEL', `wasm memory exhausted: cannot allocate ${bytes} bytes`);
+    this.held.push([p, bytes]);
+    return p;
+  }
+
+  /** Copies `src` into a new buffer. The view is made after `alloc`, which may grow (detach) memory. */
+  input(src: Typed): Ptr {
+    const p = this.alloc(src.byteLength);
+    if (src.byteLength > 0) {
+      new Uint8Array(this.x.memory.buffer, p, src.byteLength).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+    }
+    return p;
+  }
+
+  /** An uninitialised buffer of `len` elements of `bytesPer` bytes (the kernels write before reading). */
+  output(len: number, bytesPer: number): Ptr {
+    return this.alloc(len * bytesPer);
+  }
+
+  free(): void {
+    for (const [p, bytes] of this.held) this.x.dealloc(p, bytes);
+    this.held.length = 0;
+  }
+}
+
+function kernelError(x: Exports): SecpError {
+  const text = new g.TextDecoder().decode(new Uint8Array(x.memory.buffer, x.last_error_ptr() >>> 0, x.last_error_len() >>> 0));
+  const sep = text.indexOf(': ');
+  return sep > 0 ? new SecpError(text.slice(0, sep), text.slice(sep + 2)) : new SecpError('ERR_KERNEL', text);
+}
+
+/** Wraps a compiled, instantiated module in the KernelBackend interface. */
+function backendOf(x: Exports): KernelBackend {
+  /** Runs `body` with a fresh frame, maps a failed status to SecpError and always frees. */
+  function call<T>(body: (f: Frame) => [number, () => T]): T {
+    const f = new Frame(x);
+    try {
+      let status: number;
+      let finish: () => T;
+      try {
+        [status, finish] = body(f);
+      } catch (e) {
+        // A trap means a bug in the module (kernels check their arguments); anything else is the caller's.
+        if (e instanceof g.WebAssembly.RuntimeError) {
+          throw new SecpError('ERR_KERNEL', `wasm kernel trapped: ${e.message}`, { cause: e });
+        }
+        throw e;
+      }
+      if (status !== 0) throw kernelError(x);
+      return finish();
+    } finally {
+      f.free();
+    }
+  }
+
+  /** Copies `len` elements at `p` out of the module (into `dst` when given); views made after the call. */
+  function read<T extends Typed>(ctor: TypedCtor<T>, p: Ptr, len: number, dst?: T): T {
+    const view = new ctor(x.memory.buffer, p, len);
+    if (dst === undefined) return view.slice() as T;
+    dst.set(view as never);
+    return dst;
+  }
+
+  function matmulAny(bt: boolean, a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number, out?: BigUint64Array): BigUint64Array {
+    u32('a rows', m);
+    u32('a cols', k);
+    u32(bt ? 'b (transposed) rows' : 'b cols', n);
+    const outLen = out?.length ?? m * n;
+    u32('m*n', outLen);
+    return call((f) => {
+      const pa = f.input(a);
+      const pb = f.input(b);
+      const po = f.output(outLen, 8);
+      const run = bt ? x.matmul_bt : x.matmul;
+      return [run(pa, a.length, pb, b.length, m, k, n, po, outLen), () => read(BigUint64Array, po, outLen, out)];
+    });
+  }
+
+  function zip(run: (a: Ptr, al: number, b: Ptr, bl: number, o: Ptr, ol: number) => number,
+    a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array {
+    const len = out?.length ?? a.length;
+    return call((f) => {
+      const pa = f.input(a);
+      const pb = f.input(b);
+      const po = f.output(len, 8);
+      return [run(pa, a.length, pb, b.length, po, len), () => read(BigUint64Array, po, len, out)];
+    });
+  }
+
+  function map(run: (a: Ptr, al: number, o: Ptr, ol: number) => number, a: BigUint64Array, out?: BigUint64Array): BigUint64Array {
+    const len = out?.length ?? a.length;
+    return call((f) => {
+      const pa = f.input(a);
+      const po = f.output(len, 8);
+      return [run(pa, a.length, po, len), () => read(BigUint64Array, po, len, out)];
+    });
+  }
+
+  const matmul = (a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number, out?: BigUint64Array): BigUint64Array =>
+    matmulAny(false, a, b, m, k, n, out);
+
+  return {
+    name: 'wasm',
+    matmul,
+    matmulBT: (a, bt, m, k, n, out) => matmulAny(true, a, bt, m, k, n, out),
+    matmulAsync: async (a, b, m, k, n) => matmul(a, b, m, k, n),
+    add: (a, b, out) => zip(x.add, a, b, out),
+    sub: (a, b, out) => zip(x.sub, a, b, out),
+    mul: (a, b, out) => zip(x.mul, a, b, out),
+    neg: (a, out) => map(x.neg, a, out),
+    scalarMul(a, s, out) {
+      if (typeof s !== 'bigint') throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: scalar must be a bigint, got ${typeof s}`);
+      const sv = BigInt.asUintN(64, s);
+      return map((pa, al, po, ol) => x.scalar_mul(pa, al, sv, po, ol), a, out);
+    },
+    sumAxis(a, rows, cols, axis) {
+      u32('rows', rows);
+      u32('cols', cols);
+      if (axis !== 0 && axis !== 1) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: axis must be 0 or 1, got ${String(axis)}`);
+      const len = axis === 0 ? cols : rows;
+      return call((f) => {
+        const pa = f.input(a);
+        const po = f.output(len, 8);
+        return [x.sum_axis(pa, a.length, rows, cols, axis, po, len), () => read(BigUint64Array, po, len)];
+      });
+    },
+    encode(v, fb, out) {
+      fracBits(fb);
+      const len = out?.length ?? v.length;
+      return call((f) => {
+        const pv = f.input(v);
+        const po = f.output(len, 8);
+        return [x.encode(pv, v.length, fb, po, len), () => read(BigUint64Array, po, len, out)];
+      });
+    },
+    decode(v, fb, out) {
+      fracBits(fb);
+      const len = out?.length ?? v.length;
+      return call((f) => {
+        const pv = f.input(v);
+        const po = f.output(len, 8);
+        return [x.decode(pv, v.length, fb, po, len), () => read(Float64Array, po, len, out)];
+      });
+    },
+    prgFill(key, nonce, counter, out) {
+      if (!Number.isInteger(counter) || counter < 0 || counter > U32_MAX) {
+        throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: PRG block counter must be a u32, got ${counter}`);
+      }
+      return call((f) => {
+        const pk = f.input(key);
+        const pn = f.input(nonce);
+        const po = f.output(out.length, 8);
+        return [x.prg_fill(pk, key.length, pn, nonce.length, counter, po, out.length), () => read(BigUint64Array, po, out.length, out)];
+      });
+    },
+    cosSinTurns(angle, fb) {
+      fracBits(fb);
+      const len = angle.length;
+      return call((f) => {
+        const pa = f.input(angle);
+        const pc = f.output(len, 8);
+        const ps = f.output(len, 8);
+        return [x.cos_sin_turns(pa, len, fb, pc, len, ps, len),
+          () => ({ cos: read(BigUint64Array, pc, len), sin: read(BigUint64Array, ps, len) })];
+      });
+    },
+    angleScale(w, fb) {
+      fracBits(fb);
+      const len = w.length;
+      return call((f) => {
+        const pw = f.input(w);
+        const po = f.output(len, 8);
+        return [x.angle_scale(pw, len, fb, po, len), () => read(BigUint64Array, po, len)];
+      });
+    },
+  };
+}
+
+const EXPORTS: (keyof Exports)[] = ['memory', 'alloc', 'dealloc', 'last_error_ptr', 'last_error_len', 'matmul', 'matmul_bt',
+  'add', 'sub', 'mul', 'neg', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
+
+/**
+ * Compiles and instantiates the module from its bytes, synchronously (for bundlers, browsers and
+ * edge runtimes; browsers' main threads refuse synchronous compiles of large modules, so call it in
+ * a worker there). The module imports nothing.
+ */
+export function instantiateWasm(bytes: Uint8Array): KernelBackend {
+  const instance = new g.WebAssembly.Instance(new g.WebAssembly.Module(bytes), {});
+  const x = instance.exports as Record<string, unknown>;
+  const missing = EXPORTS.filter((name) => x[name] === undefined);
+  if (missing.length > 0) {
+    throw new SecpError('ERR_BACKEND_UNAVAILABLE', `the wasm module lacks the exports ${missing.join(', ')}; rebuild it with npm run build:wasm`);
+  }
+  return backendOf(x as unknown as Exports);
+}
+
+/** The package root: the nearest folder above this file that holds package.json. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new SecpError('ERR_BACKEND_UNAVAILABLE', `no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+/** Loads the wasm backend from `path` (default: bindings/wasm/secp_kernels.wasm under the package root). */
+export function loadWasm(path?: string): KernelBackend {
+  const file = path ?? join(packageRoot(), WASM_FILE);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new SecpError('ERR_BACKEND_UNAVAILABLE', `cannot read the wasm module ${file} (run npm run build:wasm): ${(e as Error).message}`, { cause: e });
+  }
+  return instantiateWasm(bytes);
+}

@@ -1,0 +1,156 @@
+/**
+ * Beaver multiplication and matrix multiplication with dealer triples (Beaver 1991).
+ *   mul / matmul:  rounds 1; bytes per element per server: 8 per element of each operand opened
+ *                  (x - a and y - b); dealer → S1: 8 per output element (the correcting share of a·b).
+ *   fixed weights: weights that never change in a session open F = W - B once per session and reuse
+ *                  B with a fresh activation mask A for every product (DESIGN §3), so each call opens
+ *                  only E = X - A. A is never reused: it is drawn fresh from the dealer PRG each call.
+ *   error: exact in the ring; the product carries 2f fractional bits, so callers truncate after.
+ */
+import { SecpError } from '../../bindings/errors.js';
+import type { Party } from './party.js';
+import { Shared, sameShape } from './shared.js';
+import { truncate } from './truncation.js';
+
+function dims2(op: string, s: readonly number[]): [number, number] {
+  if (s.length !== 2) throw new SecpError('ERR_SHAPE_MISMATCH', `${op} needs 2-D operands, got [${s.join(', ')}]`);
+  return [s[0]!, s[1]!];
+}
+
+/** Elementwise product of shared tensors (no truncation: 2f fractional bits, or f if one is an integer). */
+export async function mulRaw(p: Party, x: Shared, y: Shared, op = 'mul'): Promise<Shared> {
+  sameShape(op, x.shape, y.shape);
+  const be = p.ring.backend;
+  const n = x.size;
+  const a = p.mask(op, n);
+  const b = p.mask(op, n);
+  const c = await p.deal(`${op}.c`, n, () => be.mul(a, b));
+  if (p.isDealer) return new Shared(x.shape, null);
+  const [e, f] = await p.open(op, be.sub(x.s, a), be.sub(y.s, b));
+  let z = be.add(c, be.add(be.mul(e!, b), be.mul(f!, a)));
+  if (p.index === 0) z = be.add(z, be.mul(e!, f!));
+  return new Shared(x.shape, z);
+}
+
+/** Fixed-point elementwise product: mulRaw then truncation (2 rounds). */
+export async function mul(p: Party, x: Shared, y: Shared, op = 'mul'): Promise<Shared> {
+  return truncate(p, await mulRaw(p, x, y, op), p.ring.fracBits, `${op}.trunc`);
+}
+
+/** x² with a square pair (a, a²): opens only x - a. No truncation. */
+export async function squareRaw(p: Party, x: Shared, op = 'square'): Promise<Shared> {
+  const be = p.ring.backend;
+  const n = x.size;
+  const a = p.mask(op, n);
+  const c = await p.deal(`${op}.c`, n, () => be.mul(a, a));
+  if (p.isDealer) return new Shared(x.shape, null);
+  const [e] = await p.open(op, be.sub(x.s, a));
+  let z = be.add(c, be.scalarMul(be.mul(e!, a), 2n));
+  if (p.index === 0) z = be.add(z, be.mul(e!, e!));
+  return new Shared(x.shape, z);
+}
+
+/**
+ * Many independent secret × secret matmuls X_i [m,k] · Y_i [k,n] in ONE round (e.g. every head of
+ * every sequence). No truncation.
+ */
+export async function matmulManyRaw(p: Party, xs: Shared[], ys: Shared[], op = 'matmul'): Promise<Shared[]> {
+  if (xs.length !== ys.length) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: ${xs.length} left vs ${ys.length} right operands`);
+  const be = p.ring.backend;
+  const dims = xs.map((x, i) => {
+    const [m, k] = dims2(op, x.shape);
+    const [k2, n] = dims2(op, ys[i]!.shape);
+    if (k !== k2) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: inner dimensions differ: [${x.shape.join(', ')}] · [${ys[i]!.shape.join(', ')}]`);
+    return [m, k, n] as const;
+  });
+  const as = dims.map(([m, k]) => p.mask(op, m * k));
+  const bs = dims.map(([, k, n]) => p.mask(op, k * n));
+  const total = dims.reduce((s, [m, , n]) => s + m * n, 0);
+  const cAll = await p.deal(`${op}.c`, total, () => {
+    const out = new BigUint64Array(total);
+    let off = 0;
+    dims.forEach(([m, k, n], i) => {
+      out.set(be.matmul(as[i]!, bs[i]!, m, k, n), off);
+      off += m * n;
+    });
+    return out;
+  });
+  if (p.isDealer) return dims.map(([m, , n]) => new Shared([m, n], null));
+  const opened = await p.open(op, ...xs.map((x, i) => be.sub(x.s, as[i]!)), ...ys.map((y, i) => be.sub(y.s, bs[i]!)));
+  let off = 0;
+  return dims.map(([m, k, n], i) => {
+    const e = opened[i]!;
+    const f = opened[xs.length + i]!;
+    let z: BigUint64Array = cAll.slice(off, off + m * n);
+    off += m * n;
+    z = be.add(z, be.matmul(e, bs[i]!, m, k, n));
+    z = be.add(z, be.matmul(as[i]!, f, m, k, n));
+    if (p.index === 0) z = be.add(z, be.matmul(e, f, m, k, n));
+    return new Shared([m, n], z);
+  });
+}
+
+/** A session-constant secret matrix [k, n] whose mask B is opened against once (F = W - B is public). */
+export class FixedWeight {
+  constructor(
+    readonly shape: readonly [number, number],
+    /** Server: share of B; dealer: B itself. */
+    readonly b: BigUint64Array,
+    /** Servers: the public F = W - B; dealer: null. */
+    readonly f: BigUint64Array | null,
+    /** Servers: B_i + [i = 0]·F, so that E·B_i + [i = 0]·E·F is one product. */
+    readonly g: BigUint64Array | null,
+  ) {}
+}
+
+/** Opens W - B once (1 round, k·n words per server). Call once per session per weight. */
+export async function fixWeight(p: Party, w: Shared, op = 'weight.fix'): Promise<FixedWeight> {
+  const [k, n] = dims2(op, w.shape);
+  const b = p.rand(k * n);
+  if (p.isDealer) return new FixedWeight([k, n], b, null, null);
+  const [f] = await p.open(op, p.ring.backend.sub(w.s, b));
+  return new FixedWeight([k, n], b, f!, p.index === 0 ? p.ring.backend.add(b, f!) : b);
+}
+
+/** X [m,k] · W [k,n] for a fixed weight: opens only X - A (fresh A every call). 1 round, no truncation. */
+export async function matmulFixedRaw(p: Party, x: Shared, w: FixedWeight, op = 'matmul.fixed'): Promise<Shared> {
+  const [m, k] = dims2(op, x.shape);
+  const [k2, n] = w.shape;
+  if (k !== k2) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: inner dimensions differ: [${m}, ${k}] · [${k2}, ${n}]`);
+  const be = p.ring.backend;
+  const a = p.mask(op, m * k);
+  const c = await p.deal(`${op}.c`, m * n, () => be.matmul(a, w.b, m, k, n));
+  if (p.isDealer) return new Shared([m, n], null);
+  const [e] = await p.open(op, be.sub(x.s, a));
+  const z = be.add(c, be.add(be.matmul(e!, w.g!, m, k, n), be.matmul(a, w.f!, m, k, n)));
+  return new Shared([m, n], z);
+}
+
+/** X [.., n] ⊙ w [n] for a fixed secret row vector (LayerNorm gamma), broadcast over rows. 1 round, no truncation. */
+export async function mulFixedRowRaw(p: Party, x: Shared, w: FixedWeight, op = 'mul.fixed'): Promise<Shared> {
+  const n = w.shape[1];
+  if (w.shape[0] !== 1 || x.shape[x.shape.length - 1] !== n) {
+    throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: row weight [${w.shape.join(', ')}] does not fit [${x.shape.join(', ')}]`);
+  }
+  const be = p.ring.backend;
+  const size = x.size;
+  const a = p.mask(op, size);
+  const c = await p.deal(`${op}.c`, size, () => be.mul(a, tile(w.b, size)));
+  if (p.isDealer) return new Shared(x.shape, null);
+  const [e] = await p.open(op, be.sub(x.s, a));
+  return new Shared(x.shape, be.add(c, be.add(be.mul(e!, tile(w.g!, size)), be.mul(a, tile(w.f!, size)))));
+}
+
+/** The row repeated to `size` elements. */
+function tile(row: BigUint64Array, size: number): BigUint64Array {
+  const out = new BigUint64Array(size);
+  for (let i = 0; i < size; i += row.length) out.set(row, i);
+  return out;
+}
+
+/** X [m,k] · W for a public fixed-point W [k,n]: local, then truncation (1 round). */
+export async function matmulPublic(p: Party, x: Shared, w: BigUint64Array, n: number, op = 'matmul.public'): Promise<Shared> {
+  const [m, k] = dims2(op, x.shape);
+  const prod = p.isDealer ? null : p.ring.backend.matmul(x.s, w, m, k, n);
+  return truncate(p, new Shared([m, n], prod), p.ring.fracBits, `${op}.trunc`);
+}

@@ -1,0 +1,273 @@
+/**
+ * Non-linear functions on shares, built from Beaver products, truncation and comparison.
+ * Each states its rounds, bytes and accuracy; tests check the accuracy over the stated range.
+ *
+ * - exp (softmax baseline, as CrypTen): (1 + x/2^8)^(2^8), 8 squarings. 17 rounds, 136 B/element.
+ *   For softmax inputs x ≤ 0: absolute error ≤ 2e-3 (the formula is off by ≈ e^x·x²/512, at most
+ *   1.1e-3 at x = -2, plus fixed point); inputs are clipped to ≥ -16 first
+ *   (9 more rounds) so that 1 + x/256 never goes negative.
+ * - reciprocal / rsqrt over a declared range [2^lo, 2^hi): thresholds 2^j give bits [x ≥ 2^j] in ONE
+ *   batched comparison (8 rounds); their one-hot difference picks a public scale s = 2^-(j+1) with
+ *   x·s in [0.5, 1), where Newton from a linear start converges in 3 steps. Relative error ≲ 2^-12
+ *   (bounded by the f = 16 fixed point). ~24 rounds (reciprocal), ~32 (rsqrt);
+ *   bytes ≈ 144·(hi - lo) + 100 per element.
+ * - GELU: 0 below -4, x above 4, between 0.5x + P(u²) with u = x/4 and P of degree 6 fitted by least
+ *   squares to 0.5x·erf(x/√2) at start-up. The fit is within 2.1e-3 of erf-GELU; fixed-point evaluation
+ *   adds ≤ 1.5e-3, so |error| ≤ 3.5e-3 over all reals (checked in tests).
+ *   ~20 rounds.
+ * - layerNorm over the last axis with secret gamma/beta (fixed-weight products). ~40 rounds.
+ * - max over rows by a tournament (log2 n levels of comparison + select), softmax (baseline only).
+ */
+import { Matrix, solve } from 'ml-matrix';
+import { SecpError } from '../../bindings/errors.js';
+import { mul, mulFixedRowRaw, mulRaw, squareRaw, type FixedWeight } from './beaver.js';
+import { ltz, select } from './compare.js';
+import type { Party } from './party.js';
+import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
+import { truncate } from './truncation.js';
+
+function enc(p: Party, v: number): bigint {
+  return p.ring.backend.encode(Float64Array.of(v), p.ring.fracBits)[0]!;
+}
+
+/** x · c for a public real c: local product then truncation (1 round). */
+export async function mulConst(p: Party, x: Shared, c: number, op = 'mulconst'): Promise<Shared> {
+  return truncate(p, mulInt(p, x, enc(p, c)), p.ring.fracBits, op);
+}
+
+function addConst(p: Party, x: Shared, c: number): Shared {
+  return addPublic(p, x, BigUint64Array.of(enc(p, c)));
+}
+
+function flat(x: Shared): Shared {
+  return x.reshape([x.size]);
+}
+
+/** e^x (CrypTen's limit approximation), after clipping x to ≥ -16. */
+export async function exp(p: Party, x: Shared, op = 'exp'): Promise<Shared> {
+  const below = await ltz(p, addConst(p, x, 16), `${op}.clip`);
+  // x < -16 → -16 (e^-16 ≈ 1e-7 is 0 at f = 16)
+  const lo = addConst(p, new Shared(x.shape, p.isDealer ? null : new BigUint64Array(x.size)), -16);
+  let y = await select(p, below, lo, x, `${op}.sel`);
+  y = addConst(p, await truncate(p, y, 8, `${op}.scale`), 1);
+  for (let i = 0; i < 8; i++) y = await truncate(p, await squareRaw(p, y, `${op}.sq`), p.ring.fracBits, `${op}.sq.trunc`);
+  return y;
+}
+
+interface Normalized {
+  /** x · s in [0.5, 1) (where x is in range). */
+  xn: Shared;
+  /** Integer 0/1 shares: onehot[j] = [2^(lo+j) ≤ x < 2^(lo+j+1)]; the last entry is [x < 2^lo]. */
+  onehot: Shared[];
+}
+
+function checkRange(lo: number, hi: number, f: number): void {
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo >= hi || lo < -f || hi > 62 - 2 * f) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `range exponents must be integers with -${f} ≤ lo < hi ≤ ${62 - 2 * f}, got [${lo}, ${hi})`);
+  }
+}
+
+/** Scales positive x into [0.5, 1) with a public power of two chosen by one batched comparison. */
+async function normalize(p: Party, x: Shared, lo: number, hi: number, op: string): Promise<Normalized> {
+  checkRange(lo, hi, p.ring.fracBits);
+  const n = x.size;
+  const k = hi - lo;
+  // bits[j] = [x ≥ 2^(lo+j)] = 1 - [x - 2^(lo+j) < 0], for j = 0..k-1, all in one comparison.
+  const shifted = concatRows(p, Array.from({ length: k }, (_, j) => flat(addConst(p, x, -(2 ** (lo + j))))));
+  const lt = await ltz(p, shifted, `${op}.cmp`);
+  const bits = Array.from({ length: k }, (_, j) => addPublic(p, mulInt(p, lt.rows(j * n, (j + 1) * n), -1n), BigUint64Array.of(1n)));
+  const onehot: Shared[] = [];
+  for (let j = 0; j < k; j++) onehot.push(j + 1 < k ? sub(p, bits[j]!, bits[j + 1]!) : bits[j]!);
+  onehot.push(addPublic(p, mulInt(p, bits[0]!, -1n), BigUint64Array.of(1n)));
+  // s = Σ_j onehot_j · 2^-(lo+j+1); below range, s = 2^-lo (x·s < 0.5 there: documented as out of range).
+  const s = combine(p, onehot, (j) => (j < k ? 2 ** -(lo + j + 1) : 2 ** -lo), n);
+  const xn = await mul(p, flat(x), s, `${op}.scale`);
+  return { xn, onehot };
+}
+
+/** Σ_j onehot_j · c(j) for public reals c(j): local (integer bits times fixed-point constants). */
+function combine(p: Party, onehot: Shared[], c: (j: number) => number, n: number): Shared {
+  let acc = new Shared([n], p.isDealer ? null : new BigUint64Array(n));
+  onehot.forEach((o, j) => {
+    acc = add(p, acc, mulInt(p, o, enc(p, c(j))));
+  });
+  return acc;
+}
+
+/**
+ * 1/x for x in [2^lo, 2^hi) (positive). Defaults suit the RFA normaliser and LayerNorm variances.
+ */
+export async function reciprocal(p: Party, x: Shared, opts: { lo?: number; hi?: number } = {}, op = 'recip'): Promise<Shared> {
+  const { lo = -8, hi = 12 } = opts;
+  const { xn, onehot } = await normalize(p, x, lo, hi, op);
+  // Newton y ← y(2 - xn·y) from y0 = 2.9142 - 2·xn (max relative error 0.086 on [0.5, 1)).
+  let y = addConst(p, mulInt(p, xn, -2n), 2.9142);
+  for (let i = 0; i < 3; i++) {
+    const t = addConst(p, mulInt(p, await mul(p, xn, y, `${op}.nr`), -1n), 2);
+    y = await mul(p, y, t, `${op}.nr`);
+  }
+  const s = combine(p, onehot, (j) => (j < hi - lo ? 2 ** -(lo + j + 1) : 2 ** -lo), x.size);
+  return (await mul(p, y, s, `${op}.unscale`)).reshape(x.shape);
+}
+
+/** 1/√x for x in [2^lo, 2^hi). */
+export async function rsqrt(p: Party, x: Shared, opts: { lo?: number; hi?: number } = {}, op = 'rsqrt'): Promise<Shared> {
+  const { lo = -12, hi = 12 } = opts;
+  const { xn, onehot } = await normalize(p, x, lo, hi, op);
+  // Newton y ← y(3 - xn·y²)/2 from the chord of 1/√x on [0.5, 1] shifted to balance the error.
+  let y = addConst(p, await mulConst(p, xn, -0.8284, `${op}.init`), 1.8284 + 0.0153);
+  for (let i = 0; i < 3; i++) {
+    const y2 = await truncate(p, await squareRaw(p, y, `${op}.nr`), p.ring.fracBits, `${op}.nr.trunc`);
+    const t = addConst(p, mulInt(p, await mul(p, xn, y2, `${op}.nr`), -1n), 3);
+    y = await truncate(p, await mulRaw(p, y, t, `${op}.nr`), p.ring.fracBits + 1, `${op}.nr.trunc`);
+  }
+  // x·s in [0.5, 1) with s = 2^-(lo+j+1), so 1/√x = √s · 1/√(x·s).
+  const sqrtS = combine(p, onehot, (j) => (j < hi - lo ? 2 ** (-(lo + j + 1) / 2) : 2 ** (-lo / 2)), x.size);
+  return (await mul(p, y, sqrtS, `${op}.unscale`)).reshape(x.shape);
+}
+
+const GELU_L = 4;
+const GELU_DEGREE = 6;
+/** Least-squares coefficients d_k of 0.5·x·erf(x/√2) ≈ Σ d_k u^(2k), u = x/4, on a fine grid. */
+export const GELU_COEFFS: readonly number[] = fitGelu();
+
+function erf(x: number): number {
+  // Numerical Recipes erfc (Chebyshev), relative error < 1.2e-7: ample for a fit to 2e-3.
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+    + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+/** The plaintext GELU (exact, via erf) the approximation is measured against. */
+export function geluExact(x: number): number {
+  return 0.5 * x * (1 + erf(x / Math.SQRT2));
+}
+
+/** The same piecewise polynomial, in float64: the plaintext reference of the MPC GELU. */
+export function geluApprox(x: number): number {
+  if (x < -GELU_L) return 0;
+  if (x > GELU_L) return x;
+  const u2 = (x / GELU_L) ** 2;
+  let acc = 0;
+  for (let k = GELU_COEFFS.length - 1; k >= 0; k--) acc = acc * u2 + GELU_COEFFS[k]!;
+  return 0.5 * x + acc;
+}
+
+function fitGelu(): number[] {
+  const xs = Array.from({ length: 2001 }, (_, i) => (GELU_L * i) / 2000);
+  const a = new Matrix(xs.map((x) => Array.from({ length: GELU_DEGREE + 1 }, (_, k) => (x / GELU_L) ** (2 * k))));
+  const h = Matrix.columnVector(xs.map((x) => 0.5 * x * erf(x / Math.SQRT2)));
+  return solve(a, h).to1DArray();
+}
+
+export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
+  const n = x.size;
+  const xf = flat(x);
+  // [x < -4] and [x > 4] = [4 - x < 0] in one comparison.
+  const both = await ltz(p, concatRows(p, [addConst(p, xf, GELU_L), addConst(p, mulInt(p, xf, -1n), GELU_L)]), `${op}.cmp`);
+  const below = both.rows(0, n);
+  const above = both.rows(n, 2 * n);
+  // Powers of u² = (x/4)²: u², u⁴ | u⁶, u⁸ | u¹⁰, u¹² — three product levels.
+  const u = await truncate(p, xf, 2, `${op}.u`);
+  const u2 = await truncate(p, await squareRaw(p, u, `${op}.pow`), p.ring.fracBits, `${op}.pow.trunc`);
+  const u4 = await truncate(p, await squareRaw(p, u2, `${op}.pow`), p.ring.fracBits, `${op}.pow.trunc`);
+  const l3 = await mul(p, concatRows(p, [u4, u4]), concatRows(p, [u2, u4]), `${op}.pow`);
+  const u6 = l3.rows(0, n), u8 = l3.rows(n, 2 * n);
+  const l4 = await mul(p, concatRows(p, [u8, u8]), concatRows(p, [u2, u4]), `${op}.pow`);
+  const powers = [u2, u4, u6, u8, l4.rows(0, n), l4.rows(n, 2 * n)];
+  // 0.5x + d0 + Σ d_k u^(2k): integer-free constants times shares, one truncation for the sum.
+  let acc = mulInt(p, xf, enc(p, 0.5));
+  acc = addPublic(p, acc, BigUint64Array.of(enc(p, GELU_COEFFS[0]!) << BigInt(p.ring.fracBits)));
+  powers.forEach((pw, k) => {
+    acc = add(p, acc, mulInt(p, pw, enc(p, GELU_COEFFS[k + 1]!)));
+  });
+  const poly = await truncate(p, acc, p.ring.fracBits, `${op}.poly`);
+  // gelu = above·x + (1 - below - above)·poly  =  poly + above·(x - poly) - below·poly, one round.
+  const prod = await mulRaw(p, concatRows(p, [above, below]), concatRows(p, [sub(p, xf, poly), poly]), `${op}.sel`);
+  return sub(p, add(p, poly, prod.rows(0, n)), prod.rows(n, 2 * n)).reshape(x.shape);
+}
+
+/** Sum over the last axis of a [rows, cols] tensor → [rows]. Local. */
+function rowSum(p: Party, x: Shared): Shared {
+  const [r, c] = x.shape as [number, number];
+  return new Shared([r], p.isDealer ? null : p.ring.backend.sumAxis(x.s, r, c, 1));
+}
+
+/** Repeats a [rows] vector across `cols` columns → [rows, cols]. Local. */
+function broadcastCols(p: Party, v: Shared, cols: number): Shared {
+  const r = v.size;
+  if (p.isDealer) return new Shared([r, cols], null);
+  const out = new BigUint64Array(r * cols);
+  const s = v.s;
+  for (let i = 0; i < r; i++) out.fill(s[i]!, i * cols, (i + 1) * cols);
+  return new Shared([r, cols], out);
+}
+
+export interface LayerNormWeights {
+  gamma: FixedWeight;
+  beta: Shared;
+  eps: number;
+}
+
+/** LayerNorm over the last axis of [rows, cols] with secret gamma (fixed weight) and beta. */
+export async function layerNorm(p: Party, x: Shared, w: LayerNormWeights, op = 'layernorm', range = { lo: -12, hi: 12 }): Promise<Shared> {
+  if (x.shape.length !== 2) throw new SecpError('ERR_SHAPE_MISMATCH', `${op} needs [rows, cols], got [${x.shape.join(', ')}]`);
+  const [, cols] = x.shape as [number, number];
+  const mean = await mulConst(p, rowSum(p, x), 1 / cols, `${op}.mean`);
+  const xc = sub(p, x, broadcastCols(p, mean, cols));
+  const sq = await truncate(p, await squareRaw(p, xc, `${op}.sq`), p.ring.fracBits, `${op}.sq.trunc`);
+  const variance = addConst(p, await mulConst(p, rowSum(p, sq), 1 / cols, `${op}.var`), w.eps);
+  const inv = await rsqrt(p, variance, range, `${op}.rsqrt`);
+  const normed = await mul(p, xc, broadcastCols(p, inv, cols), `${op}.norm`);
+  const scaled = await truncate(p, await mulFixedRowRaw(p, normed, w.gamma, `${op}.gamma`), p.ring.fracBits, `${op}.gamma.trunc`);
+  return addRow(p, scaled, w.beta);
+}
+
+/** Row maxima of [rows, cols] by a tournament: ⌈log2 cols⌉ levels of (comparison + select). */
+export async function rowMax(p: Party, x: Shared, op = 'max'): Promise<Shared> {
+  const [rows] = x.shape as [number, number];
+  let cur = x;
+  while (cur.shape[1]! > 1) {
+    const c = cur.shape[1]!;
+    const half = Math.floor(c / 2);
+    const pick = (start: number, count: number): Shared => {
+      if (p.isDealer) return new Shared([rows, count], null);
+      const out = new BigUint64Array(rows * count);
+      const s = cur.s;
+      for (let r = 0; r < rows; r++) for (let j = 0; j < count; j++) out[r * count + j] = s[r * c + start + 2 * j]!;
+      return new Shared([rows, count], out);
+    };
+    const a = pick(0, half);
+    const b = pick(1, half);
+    const aLess = await ltz(p, sub(p, a, b), `${op}.cmp`);
+    const m = await select(p, aLess, b, a, `${op}.sel`);
+    if (c % 2 === 1) {
+      // The odd one out rides along to the next level.
+      let out: BigUint64Array | null = null;
+      if (!p.isDealer) {
+        out = new BigUint64Array(rows * (half + 1));
+        for (let r = 0; r < rows; r++) {
+          out.set(m.s.subarray(r * half, (r + 1) * half), r * (half + 1));
+          out[r * (half + 1) + half] = cur.s[r * c + c - 1]!;
+        }
+      }
+      cur = new Shared([rows, half + 1], out);
+    } else {
+      cur = m;
+    }
+  }
+  return cur.reshape([rows]);
+}
+
+/** Softmax over rows (baseline): x - max, exp, sum, reciprocal, product. */
+export async function softmax(p: Party, x: Shared, op = 'softmax', recipRange = { lo: -2, hi: 10 }): Promise<Shared> {
+  const [, cols] = x.shape as [number, number];
+  const m = await rowMax(p, x, `${op}.max`);
+  const e = await exp(p, sub(p, x, broadcastCols(p, m, cols)), `${op}.exp`);
+  const inv = await reciprocal(p, rowSum(p, e), recipRange, `${op}.recip`);
+  return mul(p, e, broadcastCols(p, inv, cols), `${op}.norm`);
+}
+
+export { broadcastCols, rowSum };

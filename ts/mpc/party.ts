@@ -1,0 +1,192 @@
+/**
+ * A party of the 2-server + dealer computation (DESIGN §1): S0 and S1 hold additive shares over
+ * Z_2^64; the dealer T holds only PRG seeds and produces correlated randomness. All three run the same
+ * program (SPMD); every protocol function branches on `role`. Semi-honest, non-colluding parties.
+ *
+ * Seeds: at set-up the dealer sends a fresh 32-byte ChaCha20 key to each server. Everything "random"
+ * (masks A, B, r, t, ...) is expanded by both the dealer and the server that shares the key; the dealer
+ * sends S1 only the correcting share of derived values (C = A·B, cos t, ...). Over plain TCP the key
+ * travels in the clear: use TLS between the dealer and the servers outside a test.
+ */
+import { SecpError } from '../../bindings/errors.js';
+import type { Link, PartyId } from '../net/types.js';
+import { Prg } from '../ring/prg.js';
+import { Ring } from '../ring/tensor.js';
+
+export type Role = 's0' | 's1' | 'dealer';
+
+export interface PartyOptions {
+  ring: Ring;
+  link: Link;
+  /** Test hook: called with (op, stream position, words) for every activation mask drawn. */
+  onMask?: (op: string, role: Role, position: number, words: number) => void;
+}
+
+export class Party {
+  readonly role: Role;
+  readonly ring: Ring;
+  readonly link: Link;
+  /** Index of a server (0 or 1); -1 for the dealer. */
+  readonly index: 0 | 1 | -1;
+  readonly onMask: PartyOptions['onMask'];
+  /** Server: the PRG shared with the dealer. Dealer: [S0's, S1's]. */
+  private prgs: Prg[] = [];
+
+  private constructor(role: Role, opts: PartyOptions) {
+    this.role = role;
+    this.ring = opts.ring;
+    this.link = opts.link;
+    this.index = role === 's0' ? 0 : role === 's1' ? 1 : -1;
+    this.onMask = opts.onMask;
+  }
+
+  /** Joins the session as `role`: exchanges PRG keys with the dealer. */
+  static async join(role: Role, opts: PartyOptions): Promise<Party> {
+    if (role !== 's0' && role !== 's1' && role !== 'dealer') throw new SecpError('ERR_INVALID_ARGUMENT', `unknown MPC role "${String(role)}"`);
+    if (opts.link.self !== role) throw new SecpError('ERR_INVALID_ARGUMENT', `link belongs to ${opts.link.self}, not ${role}`);
+    const p = new Party(role, opts);
+    const be = p.ring.backend;
+    if (role === 'dealer') {
+      for (const s of ['s0', 's1'] as const) {
+        const key = Prg.randomKey();
+        p.link.send(s, 'setup.seed', key);
+        p.prgs.push(new Prg(be, key));
+      }
+    } else {
+      const key = await p.link.recv('dealer', 'setup.seed');
+      if (key.byteLength !== 32) throw new SecpError('ERR_PROTOCOL_MISMATCH', `dealer seed has ${key.byteLength} bytes, expected 32`);
+      p.prgs.push(new Prg(be, key));
+    }
+    return p;
+  }
+
+  get isDealer(): boolean {
+    return this.role === 'dealer';
+  }
+
+  /** The other server. */
+  get peer(): PartyId {
+    return this.role === 's0' ? 's1' : 's0';
+  }
+
+  /**
+   * Uniform randomness shared with the dealer: a server gets its share, the dealer gets the sum of
+   * both servers' shares (the value itself).
+   */
+  rand(n: number): BigUint64Array {
+    if (this.role !== 'dealer') return this.prgs[0]!.next(n);
+    return this.ring.backend.add(this.prgs[0]!.next(n), this.prgs[1]!.next(n));
+  }
+
+  /** Uniform words XOR-shared with the dealer (servers: their share; dealer: the XOR of both). */
+  randXor(n: number): BigUint64Array {
+    if (this.role !== 'dealer') return this.prgs[0]!.next(n);
+    const a = this.prgs[0]!.next(n);
+    const b = this.prgs[1]!.next(n);
+    for (let i = 0; i < n; i++) a[i] = a[i]! ^ b[i]!;
+    return a;
+  }
+
+  /** Like rand, reporting the draw to the onMask hook (used for activation masks). */
+  mask(op: string, n: number): BigUint64Array {
+    if (this.onMask) this.onMask(op, this.role, this.prgs[0]!.position, n);
+    return this.rand(n);
+  }
+
+  /**
+   * A dealer-computed value, additively shared: S0's share comes from its PRG, S1 receives the
+   * correction `value - share0`. The dealer passes `value()`; servers get their share.
+   */
+  async deal(op: string, n: number, value?: () => BigUint64Array): Promise<BigUint64Array> {
+    if (this.role === 's0') return this.prgs[0]!.next(n);
+    if (this.role === 's1') return this.recvWords('dealer', op, n);
+    if (!value) throw new SecpError('ERR_INVALID_ARGUMENT', `dealer has no value for ${op}`);
+    const v = value();
+    if (v.length !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `dealer value for ${op} has ${v.length} words, expected ${n}`);
+    const c = this.ring.backend.sub(v, this.prgs[0]!.next(n));
+    this.link.send('s1', op, bytesOf(c));
+    return v;
+  }
+
+  /** Like deal, for XOR (boolean) sharing of words. */
+  async dealXor(op: string, n: number, value?: () => BigUint64Array): Promise<BigUint64Array> {
+    if (this.role === 's0') return this.prgs[0]!.next(n);
+    if (this.role === 's1') return this.recvWords('dealer', op, n);
+    if (!value) throw new SecpError('ERR_INVALID_ARGUMENT', `dealer has no value for ${op}`);
+    const v = value();
+    const s0 = this.prgs[0]!.next(n);
+    const c = new BigUint64Array(n);
+    for (let i = 0; i < n; i++) c[i] = v[i]! ^ s0[i]!;
+    this.link.send('s1', op, bytesOf(c));
+    return v;
+  }
+
+  /** Receives exactly n u64 words; never trusts a length from the wire. */
+  async recvWords(from: PartyId, op: string, n: number): Promise<BigUint64Array> {
+    const b = await this.link.recv(from, op);
+    if (b.byteLength !== n * 8) {
+      throw new SecpError('ERR_PROTOCOL_MISMATCH', `${op}: ${from} sent ${b.byteLength} bytes, expected ${n * 8}`);
+    }
+    return wordsOf(b);
+  }
+
+  /**
+   * Opens values between the two servers in one round: each sends its shares, both add. Several
+   * tensors can be opened in the same round.
+   */
+  async open(op: string, ...shares: BigUint64Array[]): Promise<BigUint64Array[]> {
+    if (this.role === 'dealer') throw new SecpError('ERR_INVALID_ARGUMENT', `the dealer takes no part in opening ${op}`);
+    const total = shares.reduce((s, x) => s + x.length, 0);
+    const buf = new BigUint64Array(total);
+    let off = 0;
+    for (const s of shares) {
+      buf.set(s, off);
+      off += s.length;
+    }
+    this.link.send(this.peer, op, bytesOf(buf));
+    this.link.meter.round(op);
+    const theirs = await this.recvWords(this.peer, op, total);
+    const sum = this.ring.backend.add(buf, theirs);
+    const out: BigUint64Array[] = [];
+    off = 0;
+    for (const s of shares) {
+      out.push(sum.subarray(off, off + s.length));
+      off += s.length;
+    }
+    return out;
+  }
+
+  /** Opens XOR-shared words in one round. */
+  async openXor(op: string, ...shares: BigUint64Array[]): Promise<BigUint64Array[]> {
+    if (this.role === 'dealer') throw new SecpError('ERR_INVALID_ARGUMENT', `the dealer takes no part in opening ${op}`);
+    const total = shares.reduce((s, x) => s + x.length, 0);
+    const buf = new BigUint64Array(total);
+    let off = 0;
+    for (const s of shares) {
+      buf.set(s, off);
+      off += s.length;
+    }
+    this.link.send(this.peer, op, bytesOf(buf));
+    this.link.meter.round(op);
+    const theirs = await this.recvWords(this.peer, op, total);
+    for (let i = 0; i < total; i++) buf[i] = buf[i]! ^ theirs[i]!;
+    const out: BigUint64Array[] = [];
+    off = 0;
+    for (const s of shares) {
+      out.push(buf.subarray(off, off + s.length));
+      off += s.length;
+    }
+    return out;
+  }
+}
+
+/** The bytes of a word array (a view, no copy). */
+export function bytesOf(x: BigUint64Array): Uint8Array {
+  return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+}
+
+/** Words from received bytes: a view when aligned, else a copy. */
+export function wordsOf(b: Uint8Array): BigUint64Array {
+  if (b.byteOffset % 8 === 0) return new BigUint64Array(b.buffer, b.byteOffset, b.byteLength / 8);
+  return new BigUint64Array(b.slice().buffer);
+}
