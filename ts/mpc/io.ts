@@ -17,8 +17,9 @@ import { Shared } from './shared.js';
 export class InputParty {
   private readonly prg: Prg;
 
-  constructor(readonly link: Link, readonly backend: KernelBackend) {
-    this.prg = new Prg(backend, Prg.randomKey());
+  /** `insecureKey` replaces the OS-random mask key: for reproducible tests only. */
+  constructor(readonly link: Link, readonly backend: KernelBackend, insecureKey?: Uint8Array) {
+    this.prg = new Prg(backend, insecureKey ?? Prg.randomKey());
   }
 
   /** Shares `x` (ring-encoded) to S0 and S1 under the label `op`. */

@@ -48,9 +48,13 @@ export async function exp(p: Party, x: Shared, op = 'exp'): Promise<Shared> {
   const below = await ltz(p, addConst(p, x, 16), `${op}.clip`);
   // x < -16 → -16 (e^-16 ≈ 1e-7 is 0 at f = 16)
   const lo = addConst(p, new Shared(x.shape, p.isDealer ? null : new BigUint64Array(x.size)), -16);
-  let y = await select(p, below, lo, x, `${op}.sel`);
-  y = addConst(p, await truncate(p, y, 8, `${op}.scale`), 1);
-  for (let i = 0; i < 8; i++) y = await truncate(p, await squareRaw(p, y, `${op}.sq`), p.ring.fracBits, `${op}.sq.trunc`);
+  const clipped = await select(p, below, lo, x, `${op}.sel`);
+  // The base 1 + x/256 is kept with f + 8 fractional bits: x's ring value already *is* x/256 there,
+  // so no precision is lost before the 256-fold amplification of the squarings.
+  const hi = p.ring.fracBits + 8;
+  let y = addPublic(p, clipped, BigUint64Array.of(1n << BigInt(hi)));
+  for (let i = 0; i < 8; i++) y = await truncate(p, await squareRaw(p, y, `${op}.sq`), hi, `${op}.sq.trunc`);
+  y = await truncate(p, y, 8, `${op}.scale`);
   return y;
 }
 

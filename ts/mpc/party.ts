@@ -18,6 +18,11 @@ export type Role = 's0' | 's1' | 'dealer';
 export interface PartyOptions {
   ring: Ring;
   link: Link;
+  /**
+   * Dealer only: derive the servers' PRG keys from this 32-byte seed instead of the OS CSPRNG, so a
+   * run can be replayed exactly (tests, cross-transport checks). Never set it in production.
+   */
+  insecureSeed?: Uint8Array;
   /** Test hook: called with (op, stream position, words) for every activation mask drawn. */
   onMask?: (op: string, role: Role, position: number, words: number) => void;
 }
@@ -47,8 +52,9 @@ export class Party {
     const p = new Party(role, opts);
     const be = p.ring.backend;
     if (role === 'dealer') {
+      const seeded = opts.insecureSeed ? new Prg(be, opts.insecureSeed, 0xdea1n) : null;
       for (const s of ['s0', 's1'] as const) {
-        const key = Prg.randomKey();
+        const key = seeded ? new Uint8Array(seeded.next(4).buffer) : Prg.randomKey();
         p.link.send(s, 'setup.seed', key);
         p.prgs.push(new Prg(be, key));
       }
