@@ -130,6 +130,21 @@ export function loadJs(): KernelBackend {
     add: (a, b, out) => zip('add', a, b, out, (x, y) => (x + y) & MASK),
     sub: (a, b, out) => zip('sub', a, b, out, (x, y) => (x - y) & MASK),
     mul: (a, b, out) => zip('mul', a, b, out, (x, y) => (x * y) & MASK),
+    xor: (a, b, out) => zip('xor', a, b, out, (x, y) => x ^ y),
+    and: (a, b, out) => zip('and', a, b, out, (x, y) => x & y),
+    shrXor(a, s, b, out) {
+      if (!Number.isInteger(s) || s < 0 || s >= 64) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: shift must be in 0..64, got ${s}`);
+      const sh = BigInt(s);
+      return zip('shr_xor', a, b, out, (x, y) => (x >> sh) ^ y);
+    },
+    beaverAnd(c, a, b, d, e, party0, out) {
+      for (const [what, v] of [['a', a], ['b', b], ['d', d], ['e', e]] as const) checkSame(what, v.length, c.length);
+      const o = outOf(out, c.length);
+      for (let i = 0; i < c.length; i++) {
+        o[i] = c[i]! ^ (d[i]! & b[i]!) ^ (e[i]! & a[i]!) ^ (party0 ? d[i]! & e[i]! : 0n);
+      }
+      return o;
+    },
     neg(a, out) {
       const o = outOf(out, a.length);
       for (let i = 0; i < a.length; i++) o[i] = -a[i]! & MASK;

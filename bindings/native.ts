@@ -21,6 +21,10 @@ interface NativeAddon {
   sub(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
   mul(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
   neg(a: BigUint64Array, out: BigUint64Array): void;
+  xor(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
+  and(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
+  shrXor(a: BigUint64Array, s: number, b: BigUint64Array, out: BigUint64Array): void;
+  beaverAnd(c: BigUint64Array, a: BigUint64Array, b: BigUint64Array, d: BigUint64Array, e: BigUint64Array, party0: boolean, out: BigUint64Array): void;
   scalarMul(a: BigUint64Array, s: bigint, out: BigUint64Array): void;
   sumAxis(a: BigUint64Array, rows: number, cols: number, axis: number, out: BigUint64Array): void;
   encode(x: Float64Array, fracBits: number, out: BigUint64Array): void;
@@ -112,7 +116,7 @@ function adapt(addon: NativeAddon, file: string): NativeBackend {
     assertDim('n', n);
   };
   const binary =
-    (op: 'add' | 'sub' | 'mul') =>
+    (op: 'add' | 'sub' | 'mul' | 'xor' | 'and') =>
     (a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array => {
       u64('a', a);
       u64('b', b);
@@ -156,6 +160,24 @@ function adapt(addon: NativeAddon, file: string): NativeBackend {
       }
     },
     add: binary('add'),
+    xor: binary('xor'),
+    and: binary('and'),
+    shrXor(a, s, b, out) {
+      u64('a', a);
+      u64('b', b);
+      if (!Number.isInteger(s) || s < 0 || s >= 64) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: shift must be in 0..64, got ${s}`);
+      const o = out ?? alloc(BigUint64Array, a.length);
+      u64('out', o);
+      call(() => addon.shrXor(a, s, b, o));
+      return o;
+    },
+    beaverAnd(c, a, b, d, e, party0, out) {
+      for (const [name, v] of [['c', c], ['a', a], ['b', b], ['d', d], ['e', e]] as const) u64(name, v);
+      const o = out ?? alloc(BigUint64Array, c.length);
+      u64('out', o);
+      call(() => addon.beaverAnd(c, a, b, d, e, party0, o));
+      return o;
+    },
     sub: binary('sub'),
     mul: binary('mul'),
     neg(a, out) {

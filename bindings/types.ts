@@ -20,6 +20,18 @@ export interface KernelBackend {
   /** Elementwise wrapping product (no truncation). */
   mul(a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array;
   neg(a: BigUint64Array, out?: BigUint64Array): BigUint64Array;
+  /** Bitwise a XOR b (XOR-shared words). */
+  xor(a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array;
+  /** Bitwise a AND b. */
+  and(a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array;
+  /** (a >> s) XOR b, logical shift, 0 ≤ s < 64. */
+  shrXor(a: BigUint64Array, s: number, b: BigUint64Array, out?: BigUint64Array): BigUint64Array;
+  /**
+   * One Beaver AND on XOR shares, from a triple share (a, b, c = a∧b) and the opened d = x⊕a, e = y⊕b:
+   * c ⊕ (d∧b) ⊕ (e∧a) ⊕ (party0 ? d∧e : 0). All arrays have the same length.
+   */
+  beaverAnd(c: BigUint64Array, a: BigUint64Array, b: BigUint64Array, d: BigUint64Array, e: BigUint64Array, party0: boolean,
+    out?: BigUint64Array): BigUint64Array;
   /** s·a mod 2^64; s is taken mod 2^64 (negative bigints wrap). */
   scalarMul(a: BigUint64Array, s: bigint, out?: BigUint64Array): BigUint64Array;
   /** Sum of a rows×cols matrix over axis 0 (length cols) or 1 (length rows). */

@@ -45,6 +45,10 @@ interface Exports {
   sub(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
   mul(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
   neg(a: Ptr, aLen: number, out: Ptr, outLen: number): number;
+  xor(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
+  and(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
+  shr_xor(a: Ptr, aLen: number, s: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
+  beaver_and(c: Ptr, a: Ptr, b: Ptr, d: Ptr, e: Ptr, n: number, party0: number, out: Ptr): number;
   scalar_mul(a: Ptr, aLen: number, s: bigint, out: Ptr, outLen: number): number;
   sum_axis(a: Ptr, aLen: number, rows: number, cols: number, axis: number, out: Ptr, outLen: number): number;
   encode(x: Ptr, xLen: number, fracBits: number, out: Ptr, outLen: number): number;
@@ -202,6 +206,23 @@ function backendOf(x: Exports): KernelBackend {
     sub: (a, b, out) => zip(x.sub, a, b, out),
     mul: (a, b, out) => zip(x.mul, a, b, out),
     neg: (a, out) => map(x.neg, a, out),
+    xor: (a, b, out) => zip(x.xor, a, b, out),
+    and: (a, b, out) => zip(x.and, a, b, out),
+    shrXor(a, s, b, out) {
+      if (!Number.isInteger(s) || s < 0 || s >= 64) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: shift must be in 0..64, got ${s}`);
+      return zip((pa, al, pb, bl, po, ol) => x.shr_xor(pa, al, s, pb, bl, po, ol), a, b, out);
+    },
+    beaverAnd(c, a, b, d, e, party0, out) {
+      const n = c.length;
+      for (const [what, v] of [['a', a], ['b', b], ['d', d], ['e', e], ['out', out ?? c]] as const) {
+        if (v.length !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `shape mismatch: ${what}: ${v.length} elements vs ${n} elements`);
+      }
+      return call((f) => {
+        const ps = [c, a, b, d, e].map((v) => f.input(v));
+        const po = f.output(n, 8);
+        return [x.beaver_and(ps[0]!, ps[1]!, ps[2]!, ps[3]!, ps[4]!, n, party0 ? 1 : 0, po), () => read(BigUint64Array, po, n, out)];
+      });
+    },
     scalarMul(a, s, out) {
       if (typeof s !== 'bigint') throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: scalar must be a bigint, got ${typeof s}`);
       const sv = BigInt.asUintN(64, s);
@@ -271,7 +292,7 @@ function backendOf(x: Exports): KernelBackend {
 }
 
 const EXPORTS: (keyof Exports)[] = ['memory', 'alloc', 'dealloc', 'last_error_ptr', 'last_error_len', 'matmul', 'matmul_bt',
-  'add', 'sub', 'mul', 'neg', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
+  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
 
 /**
  * Compiles and instantiates the module from its bytes, synchronously (for bundlers, browsers and

@@ -56,6 +56,11 @@ for (const name of compiledBackends) {
       t.deepEqual(be.mul(a, b), reference.mul(a, b));
       t.deepEqual(be.neg(a), reference.neg(a));
       for (const s of [0n, 1n, -1n, 3n, 1n << 63n, 0xdeadbeefcafef00dn]) t.deepEqual(be.scalarMul(a, s), reference.scalarMul(a, s));
+      t.deepEqual(be.xor(a, b), reference.xor(a, b));
+      t.deepEqual(be.and(a, b), reference.and(a, b));
+      for (const s of [0, 1, 17, 63]) t.deepEqual(be.shrXor(a, s, b), reference.shrXor(a, s, b));
+      const [c, d, e] = ['c', 'd', 'e'].map((l) => randomRing(`${l}${len}`, len)) as [BigUint64Array, BigUint64Array, BigUint64Array];
+      for (const p0 of [true, false]) t.deepEqual(be.beaverAnd(c, a, b, d, e, p0), reference.beaverAnd(c, a, b, d, e, p0));
     }
     for (const [r, c] of [[1, 1], [3, 5], [130, 7], [0, 4], [4, 0]] as const) {
       const a = randomRing(`s${r},${c}`, r * c);
@@ -130,6 +135,8 @@ for (const name of compiledBackends) {
     code(() => be.matmul(u(6), u(6), 2, 3, 2, u(5)), 'ERR_BUFFER_LENGTH', /out/);
     code(() => be.matmulBT(u(6), u(5), 2, 3, 2), 'ERR_BUFFER_LENGTH', /transposed/);
     code(() => be.add(u(3), u(4)), 'ERR_SHAPE_MISMATCH', /3 elements vs 4/);
+    code(() => be.shrXor(u(3), 64, u(3)), 'ERR_INVALID_ARGUMENT', /shift/);
+    code(() => be.beaverAnd(u(3), u(3), u(2), u(3), u(3), true), 'ERR_SHAPE_MISMATCH', /elements/);
     code(() => be.sumAxis(u(6), 2, 3, 2 as 0), 'ERR_INVALID_ARGUMENT', /axis/);
     code(() => be.encode(Float64Array.of(1, NaN), 16), 'ERR_NON_FINITE', /index 1/);
     code(() => be.encode(Float64Array.of(Infinity), 16), 'ERR_NON_FINITE', /non-finite/);

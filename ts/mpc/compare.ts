@@ -23,8 +23,9 @@ export async function ltz(p: Party, x: Shared, op = 'ltz'): Promise<Shared> {
   const r = p.rand(n);
   const rBits = await p.dealXor(`${op}.r_bits`, n, () => r);
   const rho = p.rand(n); // only its low bit is used: XOR-shared by the shares' low bits
-  const rhoA = await p.deal(`${op}.rho`, n, () => rho.map((v) => v & 1n));
+  const rhoA = await p.deal(`${op}.rho`, n, () => p.ring.backend.and(rho, new BigUint64Array(n).fill(1n)));
   // AND triples for the tree: one shared first operand `a` with two second operands per level.
+  const be = p.ring.backend;
   const levels = [1, 2, 4, 8, 16, 32];
   const triples: Array<{ a: BigUint64Array; b1: BigUint64Array; b2: BigUint64Array | null; c1: BigUint64Array; c2: BigUint64Array | null }> = [];
   for (const s of levels) {
@@ -32,67 +33,59 @@ export async function ltz(p: Party, x: Shared, op = 'ltz'): Promise<Shared> {
     const a = p.randXor(n);
     const b1 = p.randXor(n);
     const b2 = last ? null : p.randXor(n);
-    const c1 = await p.dealXor(`${op}.and${s}.c1`, n, () => a.map((v, i) => v & b1[i]!));
-    const c2 = last ? null : await p.dealXor(`${op}.and${s}.c2`, n, () => a.map((v, i) => v & b2![i]!));
+    const c1 = await p.dealXor(`${op}.and${s}.c1`, n, () => be.and(a, b1));
+    const c2 = last ? null : await p.dealXor(`${op}.and${s}.c2`, n, () => be.and(a, b2!));
     triples.push({ a, b1, b2, c1, c2 });
   }
   if (p.isDealer) return new Shared(x.shape, null);
 
   const me0 = p.index === 0;
-  const masked = p.ring.backend.add(x.s, r);
-  const [c] = await p.open(`${op}.open`, masked);
-  // Leaf level: G = ¬c ∧ r, E = ¬(c ⊕ r) on the low 63 bits; bit 63 is "equal, not less".
-  let g: BigUint64Array = new BigUint64Array(n);
-  let e: BigUint64Array = new BigUint64Array(n);
-  for (let i = 0; i < n; i++) {
-    const nc = ~c![i]! & LOW63;
-    g[i] = nc & rBits[i]! & LOW63;
-    e[i] = me0 ? ((rBits[i]! ^ nc) & LOW63) | BIT63 : rBits[i]! & LOW63;
-  }
+  const [c] = await p.open(`${op}.open`, be.add(x.s, r));
+  // Leaf level on the low 63 bits: G = ¬c ∧ r, E = ¬(c ⊕ r); bit 63 is "equal, not less".
+  const low = new BigUint64Array(n).fill(LOW63);
+  const notC = be.and(be.xor(c!, low), low);
+  let g = be.and(notC, rBits);
+  let e = be.and(be.xor(rBits, me0 ? notC : new BigUint64Array(n)), low);
+  if (me0) e = be.xor(e, new BigUint64Array(n).fill(BIT63));
   for (let l = 0; l < levels.length; l++) {
-    const s = BigInt(levels[l]!);
+    const s = levels[l]!;
     const t = triples[l]!;
-    const u = e.map((v) => v >> s); // E_hi
-    const last = t.b2 === null;
-    const dIn = u.map((v, i) => v ^ t.a[i]!);
-    const e1In = g.map((v, i) => v ^ t.b1[i]!);
-    const opened = last
-      ? await p.openXor(`${op}.and${levels[l]}`, dIn, e1In)
-      : await p.openXor(`${op}.and${levels[l]}`, dIn, e1In, e.map((v, i) => v ^ t.b2![i]!));
+    const dIn = be.shrXor(e, s, t.a); // E_hi ⊕ a
+    const opened = t.b2 === null
+      ? await p.openXor(`${op}.and${s}`, dIn, be.xor(g, t.b1))
+      : await p.openXor(`${op}.and${s}`, dIn, be.xor(g, t.b1), be.xor(e, t.b2));
     const d = opened[0]!;
-    const and = (cc: BigUint64Array, bb: BigUint64Array, ee: BigUint64Array): BigUint64Array =>
-      cc.map((v, i) => v ^ (d[i]! & bb[i]!) ^ (ee[i]! & t.a[i]!) ^ (me0 ? d[i]! & ee[i]! : 0n));
-    const ug = and(t.c1, t.b1, opened[1]!); // E_hi ∧ G_lo
-    const gHi = g.map((v) => v >> s);
-    const ue = last ? e : and(t.c2!, t.b2!, opened[2]!); // E_hi ∧ E_lo
-    g = gHi.map((v, i) => v ^ ug[i]!);
-    e = ue;
+    const eHiAndGLo = be.beaverAnd(t.c1, t.a, t.b1, d, opened[1]!, me0);
+    const eNext = t.b2 === null ? e : be.beaverAnd(t.c2!, t.a, t.b2, d, opened[2]!, me0); // E_hi ∧ E_lo
+    g = be.shrXor(g, s, eHiAndGLo); // G_hi ⊕ (E_hi ∧ G_lo)
+    e = eNext;
   }
-  // msb(x) = msb(c) ⊕ msb(r) ⊕ borrow, as XOR shares of a bit; then to an arithmetic 0/1 share.
-  const zBits = new BigUint64Array(n);
-  for (let i = 0; i < n; i++) {
-    const bit = (me0 ? c![i]! >> 63n : 0n) ^ (rBits[i]! >> 63n) ^ (g[i]! & 1n);
-    zBits[i] = bit ^ (rho[i]! & 1n);
-  }
-  const [z] = await p.openXor(`${op}.b2a`, packBits(zBits));
-  const zz = unpackBits(z!, n);
-  const out = new BigUint64Array(n);
-  for (let i = 0; i < n; i++) {
-    const zi = zz[i]!;
-    out[i] = (me0 ? zi : 0n) + (zi === 0n ? rhoA[i]! : -rhoA[i]!);
-  }
+  // msb(x) = msb(c) ⊕ msb(r) ⊕ borrow, as XOR shares of a bit in the low position; masked by ρ.
+  const one = new BigUint64Array(n).fill(1n);
+  let z = be.shrXor(rBits, 63, be.and(be.xor(g, rho), one));
+  if (me0) z = be.shrXor(c!, 63, z);
+  const [zOpen] = await p.openXor(`${op}.b2a`, packBits(z));
+  const zz = unpackBits(zOpen!, n);
+  // [b] = z ⊕ ρ = z + ρ − 2zρ over the integers.
+  let out = be.sub(rhoA, be.scalarMul(be.mul(zz, rhoA), 2n));
+  if (me0) out = be.add(out, zz);
   return new Shared(x.shape, out);
 }
 
-function packBits(bits: BigUint64Array): BigUint64Array {
-  const out = new BigUint64Array(Math.ceil(bits.length / 64));
-  for (let i = 0; i < bits.length; i++) if (bits[i]! & 1n) out[i >> 6] = out[i >> 6]! | (1n << BigInt(i & 63));
+/** Low bits of the words, 64 to a word (read through 32-bit views: fast, no BigInt per element). */
+function packBits(words: BigUint64Array): BigUint64Array {
+  const src = new Uint32Array(words.buffer, words.byteOffset, words.length * 2);
+  const out = new BigUint64Array(Math.ceil(words.length / 64));
+  const dst = new Uint32Array(out.buffer);
+  for (let i = 0; i < words.length; i++) dst[i >> 5]! |= (src[2 * i]! & 1) << (i & 31);
   return out;
 }
 
-function unpackBits(words: BigUint64Array, n: number): BigUint64Array {
+function unpackBits(packed: BigUint64Array, n: number): BigUint64Array {
+  const src = new Uint32Array(packed.buffer, packed.byteOffset, packed.length * 2);
   const out = new BigUint64Array(n);
-  for (let i = 0; i < n; i++) out[i] = (words[i >> 6]! >> BigInt(i & 63)) & 1n;
+  const dst = new Uint32Array(out.buffer);
+  for (let i = 0; i < n; i++) dst[2 * i] = (src[i >> 5]! >>> (i & 31)) & 1;
   return out;
 }
 

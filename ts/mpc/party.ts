@@ -87,10 +87,7 @@ export class Party {
   /** Uniform words XOR-shared with the dealer (servers: their share; dealer: the XOR of both). */
   randXor(n: number): BigUint64Array {
     if (this.role !== 'dealer') return this.prgs[0]!.next(n);
-    const a = this.prgs[0]!.next(n);
-    const b = this.prgs[1]!.next(n);
-    for (let i = 0; i < n; i++) a[i] = a[i]! ^ b[i]!;
-    return a;
+    return this.ring.backend.xor(this.prgs[0]!.next(n), this.prgs[1]!.next(n));
   }
 
   /** Like rand, reporting the draw to the onMask hook (used for activation masks). */
@@ -120,10 +117,7 @@ export class Party {
     if (this.role === 's1') return this.recvWords('dealer', op, n);
     if (!value) throw new SecpError('ERR_INVALID_ARGUMENT', `dealer has no value for ${op}`);
     const v = value();
-    const s0 = this.prgs[0]!.next(n);
-    const c = new BigUint64Array(n);
-    for (let i = 0; i < n; i++) c[i] = v[i]! ^ s0[i]!;
-    this.link.send('s1', op, bytesOf(c));
+    this.link.send('s1', op, bytesOf(this.ring.backend.xor(v, this.prgs[0]!.next(n))));
     return v;
   }
 
@@ -175,7 +169,7 @@ export class Party {
     this.link.send(this.peer, op, bytesOf(buf));
     this.link.meter.round(op);
     const theirs = await this.recvWords(this.peer, op, total);
-    for (let i = 0; i < total; i++) buf[i] = buf[i]! ^ theirs[i]!;
+    this.ring.backend.xor(buf.slice(), theirs, buf);
     const out: BigUint64Array[] = [];
     off = 0;
     for (const s of shares) {

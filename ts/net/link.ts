@@ -85,8 +85,15 @@ export abstract class BaseLink implements Link {
     const model = this.opts.linkModel?.(this.self, to);
     const env: DataEnvelope = { v: PROTOCOL_VERSION, s: this.session, o: op, q: peer.sendSeq++, f: this.self, b: model === undefined ? body : copyBytes(body) };
     this.meter.countSent(to, op, body.byteLength);
-    if (model === undefined) this.transmit(to, env);
-    else this.delay(peer, env, model);
+    if (model !== undefined) return this.delay(peer, env, model);
+    try {
+      this.transmit(to, env);
+    } catch (e) {
+      // The sequence number is spent: the session cannot go on.
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.abort(err);
+      throw err;
+    }
   }
 
   recv(from: PartyId, op: string): Promise<Uint8Array> {
@@ -126,7 +133,8 @@ export abstract class BaseLink implements Link {
     if (this.failure !== undefined) return;
     if (!(reason instanceof Error)) reason = new SecpError('ERR_PEER_CLOSED', `${this.self}: session aborted: ${String(reason)}`);
     this.failure = reason;
-    const code = typeof (reason as { code?: unknown }).code === 'string' ? (reason as { code: string }).code : 'ERR_ABORTED';
+    const c = (reason as Error & { code?: unknown }).code;
+    const code = typeof c === 'string' ? c : 'ERR_ABORTED';
     for (const peer of this.peers.values()) {
       for (const w of peer.waiters) {
         clearTimeout(w.timer);
@@ -188,6 +196,7 @@ export abstract class BaseLink implements Link {
     if (env.s !== this.session) return this.abort(mismatch(`${this.self}: ${from} sent a message of session '${env.s}', expected '${this.session}'`));
     if (isControl(env)) return this.control(peer, env);
     if (peer.gone !== undefined) return;
+    env.b = ownBytes(env.b);
     if (env.q !== peer.arrivedSeq) {
       return this.abort(mismatch(`${this.self}: expected sequence number ${peer.arrivedSeq} from ${from}, got ${env.q} (op '${env.o}')`));
     }
@@ -291,7 +300,13 @@ function mismatch(message: string): SecpError {
   return new SecpError('ERR_PROTOCOL_MISMATCH', message);
 }
 
-/** A private, 8-byte-aligned copy of `b` (never shares memory with `b`, even for a pooled Buffer). */
+/** `b` itself if it is a plain Uint8Array spanning all of its own ArrayBuffer, else such a copy. */
+function ownBytes(b: Uint8Array): Uint8Array {
+  const exact = b.constructor === Uint8Array && b.byteOffset === 0 && b.buffer.byteLength === b.byteLength && b.buffer instanceof ArrayBuffer;
+  return exact ? b : copyBytes(b);
+}
+
+/** A copy of `b` in an ArrayBuffer of its own (never shares memory with `b`, even for a pooled Buffer). */
 export function copyBytes(b: Uint8Array): Uint8Array {
   const c = new Uint8Array(b.byteLength);
   c.set(b);

@@ -31,9 +31,9 @@ export interface Link {
   send(to: PartyId, op: string, body: Uint8Array): void;
   /**
    * The next message from `from`; it must carry this session, the label `op` and the next sequence
-   * number of the pair, else ERR_PROTOCOL_MISMATCH. The result is owned by the caller (no other message
-   * or party shares its memory) and its byteOffset is a multiple of 8, so it can be viewed as a
-   * BigUint64Array without a copy.
+   * number of the pair, else ERR_PROTOCOL_MISMATCH. The result is a plain Uint8Array spanning the whole
+   * of an ArrayBuffer nobody else holds (byteOffset 0), so `new BigUint64Array(b.buffer)` views it
+   * without a copy when its length is a multiple of 8.
    */
   recv(from: PartyId, op: string): Promise<Uint8Array>;
   /** Ends the session: rejects everything pending and future with `reason`, and tells every peer. */

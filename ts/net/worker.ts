@@ -74,7 +74,7 @@ class WorkerLink extends BaseLink {
       return;
     }
     const b = copyBytes(env.b);
-    port.postMessage({ ...env, b }, [b.buffer]);
+    port.postMessage({ ...env, b }, [b.buffer as ArrayBuffer]);
   }
 
   protected async shutdown(): Promise<void> {

@@ -5,6 +5,7 @@
 //! Results are bit-identical across targets: integer ops wrap, float ops are plain IEEE
 //! `+ - * /` in a fixed order (no fused multiply-add, no libm calls).
 
+mod bits;
 mod error;
 mod fixed;
 mod matmul;
@@ -13,6 +14,7 @@ mod ops;
 mod prg;
 mod trig;
 
+pub use bits::{and, beaver_and, shr_xor, xor};
 pub use error::KernelError;
 pub use fixed::{decode, encode, FRAC_BITS_MAX};
 pub use matmul::{matmul, matmul_bt, BLOCK};

@@ -7,7 +7,7 @@
 use crate::error::{check_same, KernelError};
 use crate::fixed::{check_frac, pow2, round_to_ring};
 
-const PI: f64 = 3.141_592_653_589_793;
+use std::f64::consts::PI;
 /// Radians per ring unit within a quarter turn: (pi/2) / 2^62.
 const RAD_PER_UNIT: f64 = (PI / 2.0) / 4_611_686_018_427_387_904.0;
 

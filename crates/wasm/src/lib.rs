@@ -159,6 +159,36 @@ pub unsafe extern "C" fn add(
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn xor(a: *const u64, a_len: usize, b: *const u64, b_len: usize, out: *mut u64, out_len: usize) -> i32 {
+    status(k::xor(view(a, a_len), view(b, b_len), view_mut(out, out_len)))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn and(a: *const u64, a_len: usize, b: *const u64, b_len: usize, out: *mut u64, out_len: usize) -> i32 {
+    status(k::and(view(a, a_len), view(b, b_len), view_mut(out, out_len)))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn shr_xor(a: *const u64, a_len: usize, s: u32, b: *const u64, b_len: usize, out: *mut u64, out_len: usize) -> i32 {
+    status(k::shr_xor(view(a, a_len), s, view(b, b_len), view_mut(out, out_len)))
+}
+
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn beaver_and(
+    c: *const u64,
+    a: *const u64,
+    b: *const u64,
+    d: *const u64,
+    e: *const u64,
+    n: usize,
+    party0: i32,
+    out: *mut u64,
+) -> i32 {
+    status(k::beaver_and(view(c, n), view(a, n), view(b, n), view(d, n), view(e, n), party0 != 0, view_mut(out, n)))
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn sub(
     a: *const u64,
     a_len: usize,
