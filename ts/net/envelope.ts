@@ -32,7 +32,7 @@ export type Envelope = DataEnvelope | ControlEnvelope;
 /** Longest abort message carried to peers. */
 export const MAX_ABORT_MESSAGE = 1024;
 
-const DATA_KEYS = new Set(['v', 's', 'o', 'q', 'f', 'b', 'p']);
+const DATA_KEYS = new Set(['v', 's', 'o', 'q', 'f', 'b']);
 const CONTROL_KEYS = new Set(['v', 's', 'f', 'c', 'e', 'm']);
 
 export function isControl(e: Envelope): e is ControlEnvelope {
@@ -56,7 +56,7 @@ export function checkVersion(v: unknown): void {
 /**
  * Validates a decoded message: a plain object with exactly the fields of a data or control envelope,
  * each of the right type. Throws ERR_MALFORMED_FRAME, or ERR_VERSION_MISMATCH for a well-formed
- * message of another protocol version. The field `p` (TCP alignment padding) is accepted and dropped.
+ * message of another protocol version.
  */
 export function parseEnvelope(x: unknown): Envelope {
   if (typeof x !== 'object' || x === null || Array.isArray(x) || ArrayBuffer.isView(x)) throw malformed('not a map');
@@ -83,6 +83,5 @@ export function parseEnvelope(x: unknown): Envelope {
   const q = r['q'];
   if (typeof q !== 'number' || !Number.isSafeInteger(q) || q < 0) throw malformed('sequence field q is not a non-negative integer');
   if (!(r['b'] instanceof Uint8Array)) throw malformed('body field b is not binary');
-  if (r['p'] !== undefined && typeof r['p'] !== 'string') throw malformed('padding field p is not a string');
   return { v: PROTOCOL_VERSION, s: r['s'], o: r['o'], q, f: r['f'], b: r['b'] };
 }

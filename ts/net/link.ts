@@ -55,18 +55,11 @@ export abstract class BaseLink implements Link {
   /** Moves one envelope to `to`. Must copy (or encode) a data body before returning; may throw. */
   protected abstract transmit(to: PartyId, env: Envelope): void;
 
-  /** Flushes and releases the transport; called once, after the last transmit. */
-  protected abstract shutdown(): Promise<void>;
-
-  /** The error that ended this session, if it was aborted. */
-  get aborted(): Error | undefined {
-    return this.failure;
-  }
-
-  /** The peers of this link. */
-  get peerIds(): PartyId[] {
-    return [...this.peers.keys()];
-  }
+  /**
+   * Flushes and releases the transport; called once, after the last transmit. `aborted`: the session
+   * failed, so what is still queued need not wait for a slow peer.
+   */
+  protected abstract shutdown(aborted: boolean): Promise<void>;
 
   send(to: PartyId, op: string, body: Uint8Array): void {
     if (this.failure !== undefined) throw this.failure;
@@ -291,7 +284,7 @@ export abstract class BaseLink implements Link {
   }
 
   private shutdownOnce(): Promise<void> {
-    this.shutdownPromise ??= this.shutdown();
+    this.shutdownPromise ??= this.shutdown(this.failure !== undefined);
     return this.shutdownPromise;
   }
 }

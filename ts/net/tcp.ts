@@ -273,13 +273,21 @@ class FramedSocket {
     for (const w of ws) w();
   }
 
-  /** Flushes queued frames, ends the connection and waits (briefly) for the peer to close its side. */
-  async end(): Promise<void> {
+  /**
+   * Flushes queued frames (for at most CLOSE_GRACE_MS when `hurry`), ends the connection and waits
+   * briefly for the peer to close its side.
+   */
+  async end(hurry = false): Promise<void> {
     if (this.closed) return;
-    if (this.blocked) await new Promise<void>((r) => this.idle.push(r));
-    if (!this.closed) this.socket.end();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.whenClosed, new Promise<void>((r) => (timer = setTimeout(r, CLOSE_GRACE_MS)))]);
+    const grace = (): Promise<void> => new Promise<void>((r) => (timer = setTimeout(r, CLOSE_GRACE_MS)));
+    if (this.blocked) {
+      const drained = new Promise<void>((r) => this.idle.push(r));
+      await (hurry ? Promise.race([drained, grace()]) : drained);
+      clearTimeout(timer);
+    }
+    if (!this.closed && !this.blocked) this.socket.end();
+    await Promise.race([this.whenClosed, grace()]);
     clearTimeout(timer);
     if (!this.closed) this.socket.destroy();
   }
@@ -395,8 +403,8 @@ class TcpLink extends BaseLink {
     this.meter.countWireSent(frame.byteLength);
   }
 
-  protected async shutdown(): Promise<void> {
-    await Promise.all([...this.channels.values()].map((c) => c.end()));
+  protected async shutdown(aborted: boolean): Promise<void> {
+    await Promise.all([...this.channels.values()].map((c) => c.end(aborted)));
   }
 }
 
@@ -557,11 +565,7 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
   let settled = false;
 
   return new Promise<Link>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const missing = parties.filter((p) => p !== self && !channels.has(p));
-      const causes = missing.map((p) => lastError.get(p)).filter((e) => e !== undefined);
-      fail(new SecpError('ERR_PEER_UNREACHABLE', `${self}: no connection to ${missing.join(', ')} within ${connectTimeoutMs} ms${causes.length ? ` (last error: ${causes[0]!.message})` : ''}`, { cause: causes[0] ?? lastError.get('incoming') }));
-    }, connectTimeoutMs);
+    let timer: NodeJS.Timeout | undefined;
 
     function fail(err: Error): void {
       if (settled) return;
@@ -678,8 +682,13 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
         },
       );
     }
+    // After attach, which throws for a listener that already served a session.
+    timer = setTimeout(() => {
+      const missing = parties.filter((p) => p !== self && !channels.has(p));
+      const cause = missing.map((p) => lastError.get(p)).find((e) => e !== undefined) ?? lastError.get('incoming');
+      fail(new SecpError('ERR_PEER_UNREACHABLE', `${self}: no connection to ${missing.join(', ')} within ${connectTimeoutMs} ms${cause ? ` (last error: ${cause.message})` : ''}`, { cause }));
+    }, connectTimeoutMs);
     for (const p of dial) void dialPeer(p);
-    if (parties.length - 1 === 0) resolve(new TcpLink(self, session, parties, linkOpts, channels));
   });
 }
 
