@@ -2,7 +2,7 @@
 import type { KernelBackend } from '../bindings/types.js';
 import { InputParty, input, reveal } from '../ts/mpc/io.js';
 import { Party, type Role } from '../ts/mpc/party.js';
-import type { Shared } from '../ts/mpc/shared.js';
+import { Shared as SharedTensor, type Shared } from '../ts/mpc/shared.js';
 import { createLocalNetwork } from '../ts/net/local.js';
 import type { Link } from '../ts/net/types.js';
 import { Ring } from '../ts/ring/tensor.js';
@@ -69,6 +69,13 @@ export async function runMpc<T = void>(prog: Program<T>): Promise<Run<T>> {
   };
   const [r0, r1, , outputs] = await Promise.all([server('s0'), server('s1'), server('dealer'), owner()]);
   return { outputs, results: { s0: r0 as T, s1: r1 as T }, links, opened };
+}
+
+/** Raw ring values split into two shares (S0: x − 77, S1: 77; any split works); the dealer gets none. */
+export function splitRaw(p: Party, xs: BigUint64Array): Shared {
+  const other = new BigUint64Array(xs.length).fill(77n);
+  const share = p.isDealer ? null : p.index === 0 ? p.ring.backend.sub(xs, other) : other;
+  return new SharedTensor([xs.length], share);
 }
 
 /** Chi-square statistic of the top `bits` bits of words against the uniform distribution. */

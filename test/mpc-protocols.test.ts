@@ -7,10 +7,9 @@ import { fixWeight, matmulFixedRaw, matmulManyRaw, mul, mulFixedRowRaw, squareRa
 import { ltz, relu, select } from '../ts/mpc/compare.js';
 import { anglesFromFeatures, cosSin, cosSinCrypten } from '../ts/mpc/cosine.js';
 import { exp, gelu, geluApprox, geluExact, layerNorm, reciprocal, rowMax, rsqrt, softmax } from '../ts/mpc/nonlinear.js';
-import { Shared } from '../ts/mpc/shared.js';
 import { truncate } from '../ts/mpc/truncation.js';
 import { backend, randomReals, randomRing } from './helpers.js';
-import { chiSquareTopBits, runMpc } from './mpc-harness.js';
+import { chiSquareTopBits, runMpc, splitRaw } from './mpc-harness.js';
 
 const F = 16;
 const ULP = 2 ** -F;
@@ -84,11 +83,7 @@ test('truncation: floor(x/2^f) or one more (|error| < 1 ulp), for |x| up to the 
     inputs: [],
     outputSizes: [xs.length],
     outputBits: [0],
-    run: async (p) => {
-      // The dealer-independent split: S0 holds x - 5, S1 holds 5 (any split works).
-      const share = p.isDealer ? null : p.index === 0 ? be.sub(xs, new BigUint64Array(xs.length).fill(5n)) : new BigUint64Array(xs.length).fill(5n);
-      return { reveal: [await truncate(p, new Shared([xs.length], share), F)] };
-    },
+    run: async (p) => ({ reveal: [await truncate(p, splitRaw(p, xs), F)] }),
   });
   const got = be.encode(r.outputs[0]!, 0);
   let bad = 0;
@@ -196,7 +191,6 @@ test('CrypTen-style cosine baseline: 21 rounds and within 2e-2 for |x| ≤ 4', a
 });
 
 test('comparison: exact sign for random and edge values over the whole ring; ReLU and select', async (t) => {
-  const be = backend('native');
   const raw = randomRing('ltz', 3000);
   const edges = [0n, 1n, (1n << 64n) - 1n, 1n << 63n, (1n << 63n) - 1n, 1n << 62n, 65536n, (1n << 64n) - 65536n];
   const xs = BigUint64Array.from([...raw, ...edges]);
@@ -204,10 +198,7 @@ test('comparison: exact sign for random and edge values over the whole ring; ReL
     inputs: [],
     outputSizes: [xs.length],
     outputBits: [0],
-    run: async (p) => {
-      const share = p.isDealer ? null : p.index === 0 ? be.sub(xs, new BigUint64Array(xs.length).fill(77n)) : new BigUint64Array(xs.length).fill(77n);
-      return { reveal: [await ltz(p, new Shared([xs.length], share))] };
-    },
+    run: async (p) => ({ reveal: [await ltz(p, splitRaw(p, xs))] }),
   });
   const got = r.outputs[0]!;
   let wrong = 0;

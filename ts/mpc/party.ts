@@ -135,29 +135,17 @@ export class Party {
    * tensors can be opened in the same round.
    */
   async open(op: string, ...shares: BigUint64Array[]): Promise<BigUint64Array[]> {
-    if (this.role === 'dealer') throw new SecpError('ERR_INVALID_ARGUMENT', `the dealer takes no part in opening ${op}`);
-    const total = shares.reduce((s, x) => s + x.length, 0);
-    const buf = new BigUint64Array(total);
-    let off = 0;
-    for (const s of shares) {
-      buf.set(s, off);
-      off += s.length;
-    }
-    this.link.send(this.peer, op, bytesOf(buf));
-    this.link.meter.round(op);
-    const theirs = await this.recvWords(this.peer, op, total);
-    const sum = this.ring.backend.add(buf, theirs);
-    const out: BigUint64Array[] = [];
-    off = 0;
-    for (const s of shares) {
-      out.push(sum.subarray(off, off + s.length));
-      off += s.length;
-    }
-    return out;
+    return this.exchange(op, shares, (mine, theirs) => this.ring.backend.add(mine, theirs));
   }
 
   /** Opens XOR-shared words in one round. */
   async openXor(op: string, ...shares: BigUint64Array[]): Promise<BigUint64Array[]> {
+    return this.exchange(op, shares, (mine, theirs) => this.ring.backend.xor(mine, theirs));
+  }
+
+  /** One round: send the concatenated shares to the other server, combine with what it sends back. */
+  private async exchange(op: string, shares: BigUint64Array[],
+    combine: (mine: BigUint64Array, theirs: BigUint64Array) => BigUint64Array): Promise<BigUint64Array[]> {
     if (this.role === 'dealer') throw new SecpError('ERR_INVALID_ARGUMENT', `the dealer takes no part in opening ${op}`);
     const total = shares.reduce((s, x) => s + x.length, 0);
     const buf = new BigUint64Array(total);
@@ -168,15 +156,12 @@ export class Party {
     }
     this.link.send(this.peer, op, bytesOf(buf));
     this.link.meter.round(op);
-    const theirs = await this.recvWords(this.peer, op, total);
-    this.ring.backend.xor(buf.slice(), theirs, buf);
-    const out: BigUint64Array[] = [];
+    const opened = combine(buf, await this.recvWords(this.peer, op, total));
     off = 0;
-    for (const s of shares) {
-      out.push(buf.subarray(off, off + s.length));
+    return shares.map((s) => {
       off += s.length;
-    }
-    return out;
+      return opened.subarray(off - s.length, off);
+    });
   }
 }
 

@@ -1,15 +1,6 @@
 //! Bitwise kernels for XOR-shared words (the comparison protocol's prefix tree).
 
-use crate::error::{check_same, KernelError};
-
-fn zip2(what: &str, a: &[u64], b: &[u64], out: &mut [u64], f: impl Fn(u64, u64) -> u64) -> Result<(), KernelError> {
-    check_same(what, a.len(), b.len())?;
-    check_same("out", a.len(), out.len())?;
-    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
-        *o = f(*x, *y);
-    }
-    Ok(())
-}
+use crate::error::{check_same, zip2, KernelError};
 
 /// `out = a ^ b`.
 pub fn xor(a: &[u64], b: &[u64], out: &mut [u64]) -> Result<(), KernelError> {

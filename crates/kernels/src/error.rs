@@ -70,3 +70,13 @@ pub(crate) fn check_same(what: &str, a: usize, b: usize) -> Result<(), KernelErr
         Err(KernelError::ShapeMismatch(format!("{}: {} elements vs {} elements", what, a, b)))
     }
 }
+
+/// Applies `f` elementwise to two equal-length inputs, writing `out` (same length).
+pub(crate) fn zip2(what: &str, a: &[u64], b: &[u64], out: &mut [u64], f: impl Fn(u64, u64) -> u64) -> Result<(), KernelError> {
+    check_same(what, a.len(), b.len())?;
+    check_same("out", a.len(), out.len())?;
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = f(*x, *y);
+    }
+    Ok(())
+}

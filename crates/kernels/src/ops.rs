@@ -1,15 +1,6 @@
 //! Elementwise wrapping arithmetic and axis sums over Z_2^64.
 
-use crate::error::{check_len, check_same, KernelError};
-
-fn zip2(what: &str, a: &[u64], b: &[u64], out: &mut [u64], f: impl Fn(u64, u64) -> u64) -> Result<(), KernelError> {
-    check_same(what, a.len(), b.len())?;
-    check_same("out", a.len(), out.len())?;
-    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
-        *o = f(*x, *y);
-    }
-    Ok(())
-}
+use crate::error::{check_len, check_same, zip2, KernelError};
 
 /// `out = a + b` (mod 2^64).
 pub fn add(a: &[u64], b: &[u64], out: &mut [u64]) -> Result<(), KernelError> {
