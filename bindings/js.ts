@@ -145,6 +145,22 @@ export function loadJs(): KernelBackend {
       }
       return o;
     },
+    truncFinish(c, rTr, rMsb, bits, party0, out) {
+      if (!Number.isInteger(bits) || bits < 1 || bits > 62) {
+        throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: truncation bits must be in 1..=62, got ${bits}`);
+      }
+      for (const [what, v] of [['r_tr', rTr], ['r_msb', rMsb]] as const) checkSame(what, v.length, c.length);
+      const o = outOf(out, c.length);
+      const f = BigInt(bits);
+      const low63 = (1n << 63n) - 1n;
+      for (let i = 0; i < c.length; i++) {
+        const cm = c[i]! >> 63n;
+        const b = (party0 ? cm : 0n) + (cm === 0n ? rMsb[i]! : -rMsb[i]!);
+        const pub = party0 ? ((c[i]! & low63) >> f) - (1n << (62n - f)) : 0n;
+        o[i] = (pub - rTr[i]! + (1n << (63n - f)) * b) & MASK;
+      }
+      return o;
+    },
     neg(a, out) {
       const o = outOf(out, a.length);
       for (let i = 0; i < a.length; i++) o[i] = -a[i]! & MASK;

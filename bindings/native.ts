@@ -22,6 +22,7 @@ interface NativeAddon {
   mul(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
   neg(a: BigUint64Array, out: BigUint64Array): void;
   xor(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
+  truncFinish(c: BigUint64Array, rTr: BigUint64Array, rMsb: BigUint64Array, bits: number, party0: boolean, out: BigUint64Array): void;
   and(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
   shrXor(a: BigUint64Array, s: number, b: BigUint64Array, out: BigUint64Array): void;
   beaverAnd(c: BigUint64Array, a: BigUint64Array, b: BigUint64Array, d: BigUint64Array, e: BigUint64Array, party0: boolean, out: BigUint64Array): void;
@@ -169,6 +170,14 @@ function adapt(addon: NativeAddon, file: string): NativeBackend {
       const o = out ?? alloc(BigUint64Array, a.length);
       u64('out', o);
       call(() => addon.shrXor(a, s, b, o));
+      return o;
+    },
+    truncFinish(c, rTr, rMsb, bits, party0, out) {
+      for (const [name, v] of [['c', c], ['rTr', rTr], ['rMsb', rMsb]] as const) u64(name, v);
+      assertDim('bits', bits);
+      const o = out ?? alloc(BigUint64Array, c.length);
+      u64('out', o);
+      call(() => addon.truncFinish(c, rTr, rMsb, bits, party0, o));
       return o;
     },
     beaverAnd(c, a, b, d, e, party0, out) {

@@ -41,6 +41,11 @@ export interface KernelBackend {
   decode(x: BigUint64Array, fracBits: number, out?: Float64Array): Float64Array;
   /** ChaCha20 (RFC 8439) keystream of (key 32 B, nonce 12 B) from block `counter`, as LE u64 words. */
   prgFill(key: Uint8Array, nonce: Uint8Array, counter: number, out: BigUint64Array): BigUint64Array;
+  /**
+   * Last step of dealer-assisted truncation by `bits` (1..62): from the opened c = x + 2^62 + r and the
+   * shares of (r mod 2^63) >> bits and of r's top bit, this server's share of x >> bits (ts/mpc/truncation.ts).
+   */
+  truncFinish(c: BigUint64Array, rTr: BigUint64Array, rMsb: BigUint64Array, bits: number, party0: boolean, out?: BigUint64Array): BigUint64Array;
   /** cos and sin of angles in turns (2^64 = one period), as fixed point with f fractional bits. */
   cosSinTurns(angle: BigUint64Array, fracBits: number): { cos: BigUint64Array; sin: BigUint64Array };
   /** K = round(w·2^(64-f)/(2π)): integer weights whose wrapping dot product with fixed-point x gives w·x in turns. */

@@ -48,6 +48,7 @@ interface Exports {
   xor(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
   and(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
   shr_xor(a: Ptr, aLen: number, s: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
+  trunc_finish(c: Ptr, rTr: Ptr, rMsb: Ptr, n: number, bits: number, party0: number, out: Ptr): number;
   beaver_and(c: Ptr, a: Ptr, b: Ptr, d: Ptr, e: Ptr, n: number, party0: number, out: Ptr): number;
   scalar_mul(a: Ptr, aLen: number, s: bigint, out: Ptr, outLen: number): number;
   sum_axis(a: Ptr, aLen: number, rows: number, cols: number, axis: number, out: Ptr, outLen: number): number;
@@ -212,6 +213,18 @@ function backendOf(x: Exports): KernelBackend {
       if (!Number.isInteger(s) || s < 0 || s >= 64) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: shift must be in 0..64, got ${s}`);
       return zip((pa, al, pb, bl, po, ol) => x.shr_xor(pa, al, s, pb, bl, po, ol), a, b, out);
     },
+    truncFinish(c, rTr, rMsb, bits, party0, out) {
+      const n = c.length;
+      for (const [what, v] of [['r_tr', rTr], ['r_msb', rMsb], ['out', out ?? c]] as const) {
+        if (v.length !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `shape mismatch: ${what}: ${v.length} elements vs ${n} elements`);
+      }
+      u32('bits', bits);
+      return call((f) => {
+        const ps = [c, rTr, rMsb].map((v) => f.input(v));
+        const po = f.output(n, 8);
+        return [x.trunc_finish(ps[0]!, ps[1]!, ps[2]!, n, bits, party0 ? 1 : 0, po), () => read(BigUint64Array, po, n, out)];
+      });
+    },
     beaverAnd(c, a, b, d, e, party0, out) {
       const n = c.length;
       for (const [what, v] of [['a', a], ['b', b], ['d', d], ['e', e], ['out', out ?? c]] as const) {
@@ -292,7 +305,7 @@ function backendOf(x: Exports): KernelBackend {
 }
 
 const EXPORTS: (keyof Exports)[] = ['memory', 'alloc', 'dealloc', 'last_error_ptr', 'last_error_len', 'matmul', 'matmul_bt',
-  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
+  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'trunc_finish', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
 
 /**
  * Compiles and instantiates the module from its bytes, synchronously (for bundlers, browsers and

@@ -61,6 +61,10 @@ for (const name of compiledBackends) {
       for (const s of [0, 1, 17, 63]) t.deepEqual(be.shrXor(a, s, b), reference.shrXor(a, s, b));
       const [c, d, e] = ['c', 'd', 'e'].map((l) => randomRing(`${l}${len}`, len)) as [BigUint64Array, BigUint64Array, BigUint64Array];
       for (const p0 of [true, false]) t.deepEqual(be.beaverAnd(c, a, b, d, e, p0), reference.beaverAnd(c, a, b, d, e, p0));
+      const bitsOf = be.and(e, new BigUint64Array(len).fill(1n));
+      for (const [bits, p0] of [[1, true], [16, false], [16, true], [62, true]] as const) {
+        t.deepEqual(be.truncFinish(c, d, bitsOf, bits, p0), reference.truncFinish(c, d, bitsOf, bits, p0), `truncFinish ${bits}`);
+      }
     }
     for (const [r, c] of [[1, 1], [3, 5], [130, 7], [0, 4], [4, 0]] as const) {
       const a = randomRing(`s${r},${c}`, r * c);
@@ -136,6 +140,7 @@ for (const name of compiledBackends) {
     code(() => be.matmulBT(u(6), u(5), 2, 3, 2), 'ERR_BUFFER_LENGTH', /transposed/);
     code(() => be.add(u(3), u(4)), 'ERR_SHAPE_MISMATCH', /3 elements vs 4/);
     code(() => be.shrXor(u(3), 64, u(3)), 'ERR_INVALID_ARGUMENT', /shift/);
+    code(() => be.truncFinish(u(3), u(3), u(3), 63, true), 'ERR_INVALID_ARGUMENT', /bits/);
     code(() => be.beaverAnd(u(3), u(3), u(2), u(3), u(3), true), 'ERR_SHAPE_MISMATCH', /elements/);
     code(() => be.sumAxis(u(6), 2, 3, 2 as 0), 'ERR_INVALID_ARGUMENT', /axis/);
     code(() => be.encode(Float64Array.of(1, NaN), 16), 'ERR_NON_FINITE', /index 1/);

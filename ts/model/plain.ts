@@ -327,6 +327,31 @@ export function labelLogits(pooled: Floats, labels: Floats, metric: 'cosine' | '
   return out;
 }
 
+/** RFA options resolved against `config` (defaults, validation) with features[layer][head] drawn: shared by every forward. */
+export function resolveRfa(
+  config: ModelConfig,
+  options: RfaOptions = {},
+): Required<RfaOptions> & { matrices: Float64Array[][] } {
+  const dh = config.hidden / config.heads;
+  const o = {
+    features: options.features ?? RFA_DEFAULTS.features,
+    seed: options.seed ?? RFA_DEFAULTS.seed,
+    tau: options.tau ?? Math.sqrt(dh),
+    epsNorm: options.epsNorm ?? RFA_DEFAULTS.epsNorm,
+    epsDen: options.epsDen ?? RFA_DEFAULTS.epsDen,
+  };
+  if (!Number.isSafeInteger(o.features) || o.features < 1 || o.features > 1 << 16) {
+    invalid(`rfa.features must be an integer in 1..65536, got ${o.features}`);
+  }
+  if (!(o.tau > 0 && Number.isFinite(o.tau))) invalid(`rfa.tau must be a positive number, got ${o.tau}`);
+  if (!(o.epsNorm >= 0 && Number.isFinite(o.epsNorm))) invalid(`rfa.epsNorm must be >= 0, got ${o.epsNorm}`);
+  if (!(o.epsDen > 0 && Number.isFinite(o.epsDen))) invalid(`rfa.epsDen must be > 0, got ${o.epsDen}`);
+  const matrices = Array.from({ length: config.layers }, (_, l) =>
+    Array.from({ length: config.heads }, (_, h) => rfaFeatures(o.seed, l, h, o.features, dh, o.tau)),
+  );
+  return { ...o, matrices };
+}
+
 /** A BERT/RoBERTa encoder with options validated and RFA features drawn once, at construction. */
 export class PlainEncoder {
   readonly config: ModelConfig;
@@ -346,27 +371,7 @@ export class PlainEncoder {
     }
     if (options.gelu !== undefined && typeof options.gelu !== 'function') invalid('gelu must be a function');
     this.gelu = options.gelu ?? (config.hiddenAct === 'gelu' ? geluErf : geluTanh);
-    if (this.attention === 'rfa') {
-      const dh = config.hidden / config.heads;
-      const r = options.rfa ?? {};
-      const o = {
-        features: r.features ?? RFA_DEFAULTS.features,
-        seed: r.seed ?? RFA_DEFAULTS.seed,
-        tau: r.tau ?? Math.sqrt(dh),
-        epsNorm: r.epsNorm ?? RFA_DEFAULTS.epsNorm,
-        epsDen: r.epsDen ?? RFA_DEFAULTS.epsDen,
-      };
-      if (!Number.isSafeInteger(o.features) || o.features < 1 || o.features > 1 << 16) {
-        invalid(`rfa.features must be an integer in 1..65536, got ${o.features}`);
-      }
-      if (!(o.tau > 0 && Number.isFinite(o.tau))) invalid(`rfa.tau must be a positive number, got ${o.tau}`);
-      if (!(o.epsNorm >= 0 && Number.isFinite(o.epsNorm))) invalid(`rfa.epsNorm must be >= 0, got ${o.epsNorm}`);
-      if (!(o.epsDen > 0 && Number.isFinite(o.epsDen))) invalid(`rfa.epsDen must be > 0, got ${o.epsDen}`);
-      const matrices = Array.from({ length: config.layers }, (_, l) =>
-        Array.from({ length: config.heads }, (_, h) => rfaFeatures(o.seed, l, h, o.features, dh, o.tau)),
-      );
-      this.rfa = { ...o, matrices };
-    }
+    if (this.attention === 'rfa') this.rfa = resolveRfa(config, options.rfa);
   }
 
   private w(name: string): Float32Array {

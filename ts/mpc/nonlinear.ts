@@ -71,21 +71,23 @@ function checkRange(lo: number, hi: number, f: number): void {
   }
 }
 
-/** Scales positive x into [0.5, 1) with a public power of two chosen by one batched comparison. */
-async function normalize(p: Party, x: Shared, lo: number, hi: number, op: string): Promise<Normalized> {
-  checkRange(lo, hi, p.ring.fracBits);
+/**
+ * Scales positive x into [0.5, 1) with a public scale chosen by one batched comparison against the thresholds
+ * base·2^j, j < k. With `clamp`, x below `base` is treated as `base` (bucket 0 with xn = 0.5) at no extra round.
+ */
+async function normalize(p: Party, x: Shared, base: number, k: number, op: string, clamp = false): Promise<Normalized> {
   const n = x.size;
-  const k = hi - lo;
-  // bits[j] = [x ≥ 2^(lo+j)] = 1 - [x - 2^(lo+j) < 0], for j = 0..k-1, all in one comparison.
-  const shifted = concatRows(p, Array.from({ length: k }, (_, j) => flat(addConst(p, x, -(2 ** (lo + j))))));
+  // bits[j] = [x ≥ base·2^j] = 1 - [x - base·2^j < 0], for j = 0..k-1, all in one comparison.
+  const shifted = concatRows(p, Array.from({ length: k }, (_, j) => flat(addConst(p, x, -(base * 2 ** j)))));
   const lt = await ltz(p, shifted, `${op}.cmp`);
   const bits = Array.from({ length: k }, (_, j) => addPublic(p, mulInt(p, lt.rows(j * n, (j + 1) * n), -1n), BigUint64Array.of(1n)));
   const onehot: Shared[] = [];
   for (let j = 0; j < k; j++) onehot.push(j + 1 < k ? sub(p, bits[j]!, bits[j + 1]!) : bits[j]!);
   onehot.push(addPublic(p, mulInt(p, bits[0]!, -1n), BigUint64Array.of(1n)));
-  // s = Σ_j onehot_j · 2^-(lo+j+1); below range, s = 2^-lo (x·s < 0.5 there: documented as out of range).
-  const s = combine(p, onehot, (j) => (j < k ? 2 ** -(lo + j + 1) : 2 ** -lo), n);
-  const xn = await mul(p, flat(x), s, `${op}.scale`);
+  // s = Σ_j onehot_j · 1/(base·2^(j+1)); below range, s = 1/base (x·s < 0.5 there: out of range), or 0 with clamp.
+  const s = combine(p, onehot, (j) => (j < k ? 1 / (base * 2 ** (j + 1)) : clamp ? 0 : 1 / base), n);
+  let xn = await mul(p, flat(x), s, `${op}.scale`);
+  if (clamp) xn = add(p, xn, mulInt(p, onehot[k]!, enc(p, 0.5)));
   return { xn, onehot };
 }
 
@@ -100,24 +102,47 @@ function combine(p: Party, onehot: Shared[], c: (j: number) => number, n: number
 
 /**
  * 1/x for x in [2^lo, 2^hi) (positive). Defaults suit the RFA normaliser and LayerNorm variances.
+ * With `floor` (and `octaves`): 1/max(x, floor) for every x < floor·2^octaves, negative x included (the clamp
+ * costs no extra round: below-range values join the lowest bucket as x = floor).
  */
-export async function reciprocal(p: Party, x: Shared, opts: { lo?: number; hi?: number } = {}, op = 'recip'): Promise<Shared> {
-  const { lo = -8, hi = 12 } = opts;
-  const { xn, onehot } = await normalize(p, x, lo, hi, op);
+export async function reciprocal(
+  p: Party,
+  x: Shared,
+  opts: { lo?: number; hi?: number; floor?: number; octaves?: number } = {},
+  op = 'recip',
+): Promise<Shared> {
+  const f = p.ring.fracBits;
+  let base: number;
+  let k: number;
+  if (opts.floor !== undefined) {
+    base = opts.floor;
+    k = opts.octaves ?? 0;
+    if (!(base >= 2 ** -f) || !Number.isInteger(k) || k < 1 || !(base * 2 ** k <= 2 ** (62 - 2 * f))) {
+      throw new SecpError('ERR_INVALID_ARGUMENT', `reciprocal: need floor ≥ 2^-${f}, integer octaves ≥ 1 and floor·2^octaves ≤ 2^${62 - 2 * f}, got floor ${base}, octaves ${opts.octaves}`);
+    }
+  } else {
+    const { lo = -8, hi = 12 } = opts;
+    checkRange(lo, hi, f);
+    base = 2 ** lo;
+    k = hi - lo;
+  }
+  const clamp = opts.floor !== undefined;
+  const { xn, onehot } = await normalize(p, x, base, k, op, clamp);
   // Newton y ← y(2 - xn·y) from y0 = 2.9142 - 2·xn (max relative error 0.086 on [0.5, 1)).
   let y = addConst(p, mulInt(p, xn, -2n), 2.9142);
   for (let i = 0; i < 3; i++) {
     const t = addConst(p, mulInt(p, await mul(p, xn, y, `${op}.nr`), -1n), 2);
     y = await mul(p, y, t, `${op}.nr`);
   }
-  const s = combine(p, onehot, (j) => (j < hi - lo ? 2 ** -(lo + j + 1) : 2 ** -lo), x.size);
+  const s = combine(p, onehot, (j) => (j < k ? 1 / (base * 2 ** (j + 1)) : clamp ? 1 / (2 * base) : 1 / base), x.size);
   return (await mul(p, y, s, `${op}.unscale`)).reshape(x.shape);
 }
 
 /** 1/√x for x in [2^lo, 2^hi). */
 export async function rsqrt(p: Party, x: Shared, opts: { lo?: number; hi?: number } = {}, op = 'rsqrt'): Promise<Shared> {
   const { lo = -12, hi = 12 } = opts;
-  const { xn, onehot } = await normalize(p, x, lo, hi, op);
+  checkRange(lo, hi, p.ring.fracBits);
+  const { xn, onehot } = await normalize(p, x, 2 ** lo, hi - lo, op);
   // Newton y ← y(3 - xn·y²)/2 from the chord of 1/√x on [0.5, 1] shifted to balance the error.
   let y = addConst(p, await mulConst(p, xn, -0.8284, `${op}.init`), 1.8284 + 0.0153);
   for (let i = 0; i < 3; i++) {

@@ -18,26 +18,14 @@ export async function truncate(p: Party, x: Shared, bits: number = p.ring.fracBi
   if (!Number.isInteger(bits) || bits < 0 || bits > 62) throw new SecpError('ERR_INVALID_ARGUMENT', `truncation bits must be in 0..62, got ${bits}`);
   if (bits === 0) return x;
   const n = x.size;
-  const f = BigInt(bits);
+  const be = p.ring.backend;
   const r = p.rand(n);
-  const rTr = await p.deal(`${op}.r_tr`, n, () => r.map((v) => (v & LOW63) >> f));
-  const rMsb = await p.deal(`${op}.r_msb`, n, () => r.map((v) => v >> 63n));
+  const zero = (): BigUint64Array => new BigUint64Array(n);
+  const rTr = await p.deal(`${op}.r_tr`, n, () => be.shrXor(be.and(r, new BigUint64Array(n).fill(LOW63)), bits, zero()));
+  const rMsb = await p.deal(`${op}.r_msb`, n, () => be.shrXor(r, 63, zero()));
   if (p.isDealer) return new Shared(x.shape, null);
-  const xs = x.s;
-  const masked = new BigUint64Array(n);
-  const off = p.index === 0 ? OFFSET : 0n;
-  for (let i = 0; i < n; i++) masked[i] = xs[i]! + off + r[i]!;
+  let masked = be.add(x.s, r);
+  if (p.index === 0) masked = be.add(masked, new BigUint64Array(n).fill(OFFSET));
   const [c] = await p.open(op, masked);
-  const out = new BigUint64Array(n);
-  const hi = 1n << (63n - f);
-  const back = p.index === 0 ? OFFSET >> f : 0n;
-  for (let i = 0; i < n; i++) {
-    const ci = c![i]!;
-    const cm = ci >> 63n;
-    // [b] = cm xor [r_msb] = cm + (1 - 2cm)[r_msb]
-    const b = (p.index === 0 ? cm : 0n) + (cm === 0n ? rMsb[i]! : -rMsb[i]!);
-    const pub = p.index === 0 ? (ci & LOW63) >> f : 0n;
-    out[i] = pub - rTr[i]! + hi * b - back;
-  }
-  return new Shared(x.shape, out);
+  return new Shared(x.shape, be.truncFinish(c!, rTr, rMsb, bits, p.index === 0));
 }

@@ -34,6 +34,31 @@ pub fn beaver_and(c: &[u64], a: &[u64], b: &[u64], d: &[u64], e: &[u64], party0:
     Ok(())
 }
 
+/// Last step of dealer-assisted truncation by `bits` (see ts/mpc/truncation.ts): from the opened
+/// `c = x + 2^62 + r` and the shares of `(r mod 2^63) >> bits` and of r's top bit, this server's share of
+/// `x >> bits`: `[party0]·((c mod 2^63) >> bits − 2^(62−bits)) − r_tr + 2^(63−bits)·[b]`, where
+/// `[b] = [party0]·c63 + (1 − 2·c63)·[r_msb]` is the wrap bit `c63 ⊕ r63`.
+pub fn trunc_finish(c: &[u64], r_tr: &[u64], r_msb: &[u64], bits: u32, party0: bool, out: &mut [u64]) -> Result<(), KernelError> {
+    if bits == 0 || bits > 62 {
+        return Err(KernelError::InvalidArgument(format!("truncation bits must be in 1..=62, got {}", bits)));
+    }
+    let n = c.len();
+    for (what, len) in [("r_tr", r_tr.len()), ("r_msb", r_msb.len()), ("out", out.len())] {
+        check_same(what, len, n)?;
+    }
+    let low63 = (1u64 << 63) - 1;
+    let hi = 1u64 << (63 - bits);
+    let back = if party0 { 1u64 << (62 - bits) } else { 0 };
+    for i in 0..n {
+        let cm = c[i] >> 63;
+        let flip = if cm == 0 { r_msb[i] } else { r_msb[i].wrapping_neg() };
+        let b = if party0 { flip.wrapping_add(cm) } else { flip };
+        let public = if party0 { (c[i] & low63) >> bits } else { 0 };
+        out[i] = public.wrapping_sub(r_tr[i]).wrapping_add(hi.wrapping_mul(b)).wrapping_sub(back);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

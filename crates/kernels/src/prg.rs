@@ -101,18 +101,31 @@ pub fn prg_fill(key: &[u8], nonce: &[u8], counter: u32, out: &mut [u64]) -> Resu
     Ok(())
 }
 
-/// Blocks computed side by side: each state word is a lane array the compiler keeps in vector registers.
-const LANES: usize = 8;
+/// Blocks computed side by side: each state word is a lane array the compiler keeps in vector registers
+/// (8 lanes of u32 fill an AVX2 register; 16 an AVX-512 one).
+const LANES: usize = 16;
 
 fn fill_wide(state: &[u32; 16], out: &mut [u64]) {
     #[cfg(target_arch = "x86_64")]
     {
+        #[cfg(secp_avx512)]
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { fill_wide_avx512(state, out) };
+            return;
+        }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
             unsafe { fill_wide_avx2(state, out) };
             return;
         }
     }
+    fill_wide_generic(state, out)
+}
+
+#[cfg(all(target_arch = "x86_64", secp_avx512))]
+#[target_feature(enable = "avx512f")]
+unsafe fn fill_wide_avx512(state: &[u32; 16], out: &mut [u64]) {
     fill_wide_generic(state, out)
 }
 
@@ -225,10 +238,11 @@ mod tests {
         );
         assert_eq!(bytes_of(&out), expect);
         // The wide (8 blocks at once) path equals block-by-block output.
-        let mut wide = [0u64; 8 * 9 + 3];
+        let blocks = 2 * LANES + 1;
+        let mut wide = vec![0u64; 8 * blocks + 3];
         prg_fill(&key, &nonce, 0, &mut wide).unwrap();
         assert_eq!(&wide[..16], &out[..]);
-        for b in 0..9 {
+        for b in 0..blocks + 1 {
             let ks = chacha20_block(&key, &nonce, b as u32);
             for w in 0..8 {
                 if 8 * b + w < wide.len() {

@@ -251,6 +251,19 @@ pub fn shr_xor(
     secp_kernels::shr_xor(&a, s, &b, out_mut!(out, a, b)).map_err(to_js)
 }
 
+/// Last step of dealer-assisted truncation (see the kernel's doc).
+#[napi(js_name = "truncFinish", catch_unwind)]
+pub fn trunc_finish(
+    c: BigUint64ArraySlice,
+    r_tr: BigUint64ArraySlice,
+    r_msb: BigUint64ArraySlice,
+    bits: u32,
+    party0: bool,
+    mut out: BigUint64ArraySlice,
+) -> napi::Result<(), &'static str> {
+    secp_kernels::trunc_finish(&c, &r_tr, &r_msb, bits, party0, out_mut!(out, c, r_tr, r_msb)).map_err(to_js)
+}
+
 /// One Beaver AND on XOR shares.
 #[napi(js_name = "beaverAnd", catch_unwind)]
 #[allow(clippy::too_many_arguments)]

@@ -174,6 +174,11 @@ pub unsafe extern "C" fn shr_xor(a: *const u64, a_len: usize, s: u32, b: *const 
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn trunc_finish(c: *const u64, r_tr: *const u64, r_msb: *const u64, n: usize, bits: u32, party0: i32, out: *mut u64) -> i32 {
+    status(k::trunc_finish(view(c, n), view(r_tr, n), view(r_msb, n), bits, party0 != 0, view_mut(out, n)))
+}
+
+#[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn beaver_and(
     c: *const u64,
