@@ -10,7 +10,9 @@
  *   batched comparison (8 rounds); their one-hot difference picks a public scale s = 2^-(j+1) with
  *   x·s in [0.5, 1), where Newton from a linear start converges in 3 steps. Relative error ≲ 2^-12
  *   (bounded by the f = 16 fixed point). ~24 rounds (reciprocal), ~32 (rsqrt);
- *   bytes ≈ 144·(hi - lo) + 100 per element.
+ *   bytes ≈ 144·(hi - lo) + 100 per element. The scales are applied with 2f-bit constants, so the whole
+ *   declared range up to 2^30 works. reciprocal also takes a clamp `floor` (any positive real): it then
+ *   returns 1/max(x, floor), negative x included, at no extra cost (the RFA normaliser's epsDen).
  * - GELU: 0 below -4, x above 4, between 0.5x + P(u²) with u = x/4 and P of degree 6 fitted by least
  *   squares to 0.5x·erf(x/√2) at start-up. The fit is within 2.1e-3 of erf-GELU; fixed-point evaluation
  *   adds ≤ 1.5e-3, so |error| ≤ 3.5e-3 over all reals (checked in tests).
@@ -61,7 +63,7 @@ export async function exp(p: Party, x: Shared, op = 'exp'): Promise<Shared> {
 interface Normalized {
   /** x · s in [0.5, 1) (where x is in range). */
   xn: Shared;
-  /** Integer 0/1 shares: onehot[j] = [2^(lo+j) ≤ x < 2^(lo+j+1)]; the last entry is [x < 2^lo]. */
+  /** Integer 0/1 shares: onehot[j] = [base·2^j ≤ x < base·2^(j+1)]; the last entry is [x < base]. */
   onehot: Shared[];
 }
 
@@ -85,19 +87,24 @@ async function normalize(p: Party, x: Shared, base: number, k: number, op: strin
   for (let j = 0; j < k; j++) onehot.push(j + 1 < k ? sub(p, bits[j]!, bits[j + 1]!) : bits[j]!);
   onehot.push(addPublic(p, mulInt(p, bits[0]!, -1n), BigUint64Array.of(1n)));
   // s = Σ_j onehot_j · 1/(base·2^(j+1)); below range, s = 1/base (x·s < 0.5 there: out of range), or 0 with clamp.
-  const s = combine(p, onehot, (j) => (j < k ? 1 / (base * 2 ** (j + 1)) : clamp ? 0 : 1 / base), n);
-  let xn = await mul(p, flat(x), s, `${op}.scale`);
+  let xn = await mulSelected(p, x, onehot, (j) => (j < k ? 1 / (base * 2 ** (j + 1)) : clamp ? 0 : 1 / base), 1, `${op}.scale`);
   if (clamp) xn = add(p, xn, mulInt(p, onehot[k]!, enc(p, 0.5)));
   return { xn, onehot };
 }
 
-/** Σ_j onehot_j · c(j) for public reals c(j): local (integer bits times fixed-point constants). */
-function combine(p: Party, onehot: Shared[], c: (j: number) => number, n: number): Shared {
-  let acc = new Shared([n], p.isDealer ? null : new BigUint64Array(n));
+/**
+ * y · Σ_j onehot_j · c(j) for public reals c(j) (2 rounds). The constants are encoded with up to 2f fractional
+ * bits, as many as keep |y·c| ≤ `bound` below 2^62 before the truncation: scales down to 2^-30 (ranges up to
+ * 2^30) would round to zero or lose most of their bits at f = 16.
+ */
+async function mulSelected(p: Party, y: Shared, onehot: Shared[], c: (j: number) => number, bound: number, op: string): Promise<Shared> {
+  const f = p.ring.fracBits;
+  const bits = Math.max(f, Math.min(2 * f, 61 - f - Math.ceil(Math.log2(bound))));
+  let s = new Shared([y.size], p.isDealer ? null : new BigUint64Array(y.size));
   onehot.forEach((o, j) => {
-    acc = add(p, acc, mulInt(p, o, enc(p, c(j))));
+    s = add(p, s, mulInt(p, o, p.ring.backend.encode(Float64Array.of(c(j)), bits)[0]!));
   });
-  return acc;
+  return truncate(p, await mulRaw(p, flat(y), s, op), bits, `${op}.trunc`);
 }
 
 /**
@@ -112,10 +119,11 @@ export async function reciprocal(
   op = 'recip',
 ): Promise<Shared> {
   const f = p.ring.fracBits;
+  const clamp = opts.floor !== undefined;
   let base: number;
   let k: number;
-  if (opts.floor !== undefined) {
-    base = opts.floor;
+  if (clamp) {
+    base = opts.floor!;
     k = opts.octaves ?? 0;
     if (!(base >= 2 ** -f) || !Number.isInteger(k) || k < 1 || !(base * 2 ** k <= 2 ** (62 - 2 * f))) {
       throw new SecpError('ERR_INVALID_ARGUMENT', `reciprocal: need floor ≥ 2^-${f}, integer octaves ≥ 1 and floor·2^octaves ≤ 2^${62 - 2 * f}, got floor ${base}, octaves ${opts.octaves}`);
@@ -126,7 +134,6 @@ export async function reciprocal(
     base = 2 ** lo;
     k = hi - lo;
   }
-  const clamp = opts.floor !== undefined;
   const { xn, onehot } = await normalize(p, x, base, k, op, clamp);
   // Newton y ← y(2 - xn·y) from y0 = 2.9142 - 2·xn (max relative error 0.086 on [0.5, 1)).
   let y = addConst(p, mulInt(p, xn, -2n), 2.9142);
@@ -134,8 +141,9 @@ export async function reciprocal(
     const t = addConst(p, mulInt(p, await mul(p, xn, y, `${op}.nr`), -1n), 2);
     y = await mul(p, y, t, `${op}.nr`);
   }
-  const s = combine(p, onehot, (j) => (j < k ? 1 / (base * 2 ** (j + 1)) : clamp ? 1 / (2 * base) : 1 / base), x.size);
-  return (await mul(p, y, s, `${op}.unscale`)).reshape(x.shape);
+  // 1/x = s · 1/(x·s), with the same (rounded) s as in normalize.
+  const s = (j: number) => (j < k ? 1 / (base * 2 ** (j + 1)) : clamp ? 1 / (2 * base) : 1 / base);
+  return (await mulSelected(p, y, onehot, s, 2 / base, `${op}.unscale`)).reshape(x.shape);
 }
 
 /** 1/√x for x in [2^lo, 2^hi). */
@@ -151,8 +159,8 @@ export async function rsqrt(p: Party, x: Shared, opts: { lo?: number; hi?: numbe
     y = await truncate(p, await mulRaw(p, y, t, `${op}.nr`), p.ring.fracBits + 1, `${op}.nr.trunc`);
   }
   // x·s in [0.5, 1) with s = 2^-(lo+j+1), so 1/√x = √s · 1/√(x·s).
-  const sqrtS = combine(p, onehot, (j) => (j < hi - lo ? 2 ** (-(lo + j + 1) / 2) : 2 ** (-lo / 2)), x.size);
-  return (await mul(p, y, sqrtS, `${op}.unscale`)).reshape(x.shape);
+  const sqrtS = (j: number) => (j < hi - lo ? 2 ** (-(lo + j + 1) / 2) : 2 ** (-lo / 2));
+  return (await mulSelected(p, y, onehot, sqrtS, 1.5 * 2 ** (-lo / 2), `${op}.unscale`)).reshape(x.shape);
 }
 
 const GELU_L = 4;

@@ -1,0 +1,217 @@
+/**
+ * The private transformer: one MPC forward with RFA attention and one with softmax attention (the baseline) on
+ * the same seeded BERT-shaped model and the same batch, all five roles in this process over the in-process
+ * network. Prints time, bytes and rounds per layer and in total, and the RFA/softmax ratios (the paper reports
+ * 3.2× time and 3.6× communication for RoBERTa-large). The once-per-session embedding step (one-hot product and
+ * embedding LayerNorm) is measured apart and excluded from the per-forward numbers.
+ *
+ *   npm run bench:transformer -- [--layers N] [--seq N] [--batch N] [--hidden N] [--heads N]
+ *                                [--candidates N] [--features N] [--attention rfa|softmax|both] [--full]
+ *
+ * Default: BERT-base shape (hidden 768, 12 heads, seq 128, batch 8) with 2 layers; the 12-layer totals are
+ * extrapolated from the measured per-layer mean and labelled so. --full runs all 12 layers.
+ * Bytes are payload bytes sent by all parties together (S0, S1, the dealer, and the data owner's inputs and
+ * outputs); rounds are S0's (both servers count the same).
+ * Time is wall-clock with all parties sharing this machine's cores, so it is the sum of their compute; 'cpu s' is
+ * this process's CPU time over the same step (all threads), which other load on the machine does not inflate.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBackend } from '../bindings/index.js';
+import { loadModel } from '../ts/model/config.js';
+import { createLocalSession, type MpcExample, type MpcSpec } from '../ts/model/mpc.js';
+import { Rng } from '../ts/model/random.js';
+import { writeTinyModel } from '../ts/model/tiny.js';
+import { Ring } from '../ts/ring/tensor.js';
+
+const { values: args } = parseArgs({
+  options: {
+    layers: { type: 'string' },
+    seq: { type: 'string', default: '128' },
+    batch: { type: 'string', default: '8' },
+    hidden: { type: 'string', default: '768' },
+    heads: { type: 'string', default: '12' },
+    candidates: { type: 'string', default: '1' },
+    features: { type: 'string', default: '64' },
+    attention: { type: 'string', default: 'both' },
+    full: { type: 'boolean', default: false },
+  },
+});
+const FULL_LAYERS = 12;
+const int = (name: string, v: string | undefined): number => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
+  return n;
+};
+const layers = args.layers !== undefined ? int('layers', args.layers) : args.full ? FULL_LAYERS : 2;
+const seq = int('seq', args.seq);
+const B = int('batch', args.batch);
+const hidden = int('hidden', args.hidden);
+const heads = int('heads', args.heads);
+const C = int('candidates', args.candidates);
+const features = int('features', args.features);
+const attentions = args.attention === 'both' ? (['rfa', 'softmax'] as const) : [args.attention as 'rfa' | 'softmax'];
+if (!attentions.every((a) => a === 'rfa' || a === 'softmax')) throw new Error('--attention must be rfa, softmax or both');
+const P = Math.min(8, seq - 2);
+
+const dir = mkdtempSync(join(tmpdir(), 'secp-bench-transformer-'));
+let t = performance.now();
+writeTinyModel(dir, { arch: 'bert', seed: 1, layers, hidden, heads, maxPositions: seq });
+const model = loadModel(dir);
+rmSync(dir, { recursive: true, force: true });
+const modelSeconds = (performance.now() - t) / 1000;
+const { config } = model;
+
+// A padded batch of random tokens: lengths between seq/2 and seq, [MASK] near the end of each.
+const rng = new Rng(2, 0x42);
+const examples: MpcExample[] = Array.from({ length: B }, (_, b) => {
+  const len = seq - Math.floor((b * seq) / (2 * B));
+  const ids = Array.from({ length: seq }, (_, i) => (i < len ? 5 + ((b * 7919 + i * 104729) % (config.vocabSize - 5)) : 0));
+  ids[0] = model.tokenizer.clsId;
+  ids[len - 1] = model.tokenizer.sepId;
+  ids[len - 2] = model.tokenizer.maskId;
+  return { ids, attentionMask: ids.map((_, i) => (i < len ? 1 : 0)), maskPos: len - 2 };
+});
+const labelIds = ['great', 'terrible'].map((w) => model.tokenizer.labelWordId(w));
+const prompts = Array.from({ length: C }, () => {
+  const p = new Float64Array(P * hidden);
+  rng.fillNormal(p, 0.5);
+  return p;
+});
+
+interface Stats {
+  seconds: number;
+  /** CPU seconds of this process (user + system, all threads): robust to other load on the machine. */
+  cpu: number;
+  bytes: number;
+  rounds: number;
+}
+
+interface Result {
+  embed: Stats;
+  layers: Stats[];
+  /** The attention alone (after QKV, before the output projection), per layer. */
+  attention: Stats[];
+  head: Stats;
+  total: Stats;
+  /** Per op group of layer 0 (qkv, rfa/attn, o, ln1, ffn1, gelu, ffn2, ln2): bytes and rounds. */
+  groups: Map<string, { bytes: number; rounds: number }>;
+}
+
+const PARTIES = ['s0', 's1', 'dealer', 'data', 'model'] as const;
+
+async function run(attention: 'rfa' | 'softmax'): Promise<Result> {
+  const ring = new Ring();
+  const spec: MpcSpec = { config, attention, rfa: { features }, head: { kind: 'mlm', labelIds }, batch: { examples: B, length: seq, promptLength: P } };
+  // S0's phase starts time the steps; the dealer runs ahead of the servers, so bytes and rounds are taken
+  // from the op labels (l<i>.*, head.*, ...) of the final meters instead.
+  const phases = new Map<string, { at: number; cpu: number }>();
+  const now = () => {
+    const c = process.cpuUsage();
+    return { at: performance.now(), cpu: (c.user + c.system) / 1e6 };
+  };
+  const s = createLocalSession(ring, spec, model.weights, {
+    net: { recvTimeoutMs: 2 ** 31 - 1 },
+    onPhase: (name, role) => {
+      if (role === 's0') phases.set(name, now());
+    },
+  });
+  s.data.shareBatch(examples);
+  await s.data.forward(prompts);
+  phases.set('end', now());
+  s.data.close();
+  await s.done;
+  const snaps = new Map(PARTIES.map((r) => [r, s.links.get(r)!.meter.snapshot()]));
+  const stats = (from: string, to: string, match: (op: string) => boolean): Stats => {
+    let bytes = 0;
+    for (const snap of snaps.values()) for (const [op, v] of Object.entries(snap.ops)) if (match(op)) bytes += v.bytesSent;
+    let rounds = 0;
+    for (const [op, v] of Object.entries(snaps.get('s0')!.ops)) if (match(op)) rounds += v.rounds;
+    const [a, b] = [phases.get(from)!, phases.get(to)!];
+    return { seconds: (b.at - a.at) / 1000, cpu: b.cpu - a.cpu, bytes, rounds };
+  };
+  const prefix = (...ps: string[]) => (op: string) => ps.some((q) => op.startsWith(q));
+  const inForward = (op: string) => op === 'prompt' || op === 'logits' || /^(l\d+|head)\./.test(op);
+  const groups = new Map<string, { bytes: number; rounds: number }>();
+  for (const [role, snap] of snaps) {
+    for (const [op, v] of Object.entries(snap.ops)) {
+      if (!op.startsWith('l0.')) continue;
+      const g = op.split('.')[1]!;
+      const e = groups.get(g) ?? { bytes: 0, rounds: 0 };
+      e.bytes += v.bytesSent;
+      if (role === 's0') e.rounds += v.rounds;
+      groups.set(g, e);
+    }
+  }
+  return {
+    groups,
+    attention: Array.from({ length: layers }, (_, l) => stats(`layer ${l} attention`, `layer ${l} output`, prefix(`l${l}.rfa.`, `l${l}.attn.`))),
+    embed: stats('embed', 'forward', prefix('batch.', 'embed.')),
+    layers: Array.from({ length: layers }, (_, l) => stats(`layer ${l}`, l + 1 < layers ? `layer ${l + 1}` : 'head', prefix(`l${l}.`))),
+    head: stats('head', 'end', prefix('head.', 'logits')),
+    total: stats('forward', 'end', inForward),
+  };
+}
+
+const mb = (b: number) => (b / 2 ** 20).toFixed(1);
+const fmt = (r: Stats) => [r.seconds.toFixed(2), r.cpu.toFixed(2), mb(r.bytes), String(r.rounds)];
+const table = (rows: string[][]) => {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')).join('\n');
+};
+
+const be = loadBackend();
+console.log(`machine: ${cpus()[0]!.model.trim()}, ${cpus().length} cores; node ${process.version}; kernels: ${be.name}`);
+console.log(
+  `model: ${layers} of ${FULL_LAYERS} layers, hidden ${hidden}, ${heads} heads, intermediate ${config.intermediate}, vocab ${config.vocabSize} ` +
+    `(seeded, built in ${modelSeconds.toFixed(1)} s); batch ${B} × seq ${seq}, ${C} candidate(s), prompt ${P} rows; RFA D = ${features}`,
+);
+const results = new Map<string, Result>();
+for (const a of attentions) {
+  const t0 = performance.now();
+  const r = await run(a);
+  results.set(a, r);
+  const rows = [['step', 'seconds', 'cpu s', 'MiB', 'rounds']];
+  rows.push(['embedding (once per session)', ...fmt(r.embed)]);
+  r.layers.forEach((l, i) => {
+    rows.push([`layer ${i}`, ...fmt(l)]);
+    rows.push([`  of which attention`, ...fmt(r.attention[i]!)]);
+  });
+  rows.push(['heads (MLM, label words)', ...fmt(r.head)]);
+  rows.push([`forward total (${layers} layers)`, ...fmt(r.total)]);
+  const mean = (k: keyof Stats) => r.layers.reduce((s, l) => s + l[k], 0) / layers;
+  if (layers !== FULL_LAYERS) {
+    const more = FULL_LAYERS - layers;
+    const ex = {
+      seconds: r.total.seconds + more * mean('seconds'),
+      cpu: r.total.cpu + more * mean('cpu'),
+      bytes: r.total.bytes + more * mean('bytes'),
+      rounds: Math.round(r.total.rounds + more * mean('rounds')),
+    };
+    rows.push([`EXTRAPOLATED forward, ${FULL_LAYERS} layers`, ...fmt(ex)]);
+    results.set(a, { ...r, total: ex });
+  }
+  console.log(`\n${a} attention (run took ${((performance.now() - t0) / 1000).toFixed(1)} s)\n${table(rows)}`);
+  const total = [...r.groups.values()].reduce((x, g) => x + g.bytes, 0);
+  const groupRows = [['layer 0 by op', 'MiB', 'share', 'rounds']];
+  for (const [g, v] of r.groups) groupRows.push([g, mb(v.bytes), `${((100 * v.bytes) / total).toFixed(0)}%`, String(v.rounds)]);
+  console.log(table(groupRows));
+}
+const rfa = results.get('rfa');
+const soft = results.get('softmax');
+if (rfa && soft) {
+  const sum = (xs: Stats[], k: 'seconds' | 'cpu' | 'bytes') => xs.reduce((s, l) => s + l[k], 0);
+  const perLayer = (r: Result, k: 'seconds' | 'cpu' | 'bytes') => sum(r.layers, k);
+  const label = layers === FULL_LAYERS ? '' : ` (${FULL_LAYERS}-layer totals extrapolated)`;
+  console.log(`\nsoftmax / RFA${label}; the paper reports 3.2× time and 3.6× bytes (RoBERTa-large, LAN)`);
+  console.log(
+    table([
+      ['ratio', 'time', 'cpu', 'bytes', 'rounds'],
+      ['per layer', (perLayer(soft, 'seconds') / perLayer(rfa, 'seconds')).toFixed(2), (perLayer(soft, 'cpu') / perLayer(rfa, 'cpu')).toFixed(2), (perLayer(soft, 'bytes') / perLayer(rfa, 'bytes')).toFixed(2), (soft.layers[0]!.rounds / rfa.layers[0]!.rounds).toFixed(2)],
+      ['forward', (soft.total.seconds / rfa.total.seconds).toFixed(2), (soft.total.cpu / rfa.total.cpu).toFixed(2), (soft.total.bytes / rfa.total.bytes).toFixed(2), (soft.total.rounds / rfa.total.rounds).toFixed(2)],
+      ['attention only', (sum(soft.attention, 'seconds') / sum(rfa.attention, 'seconds')).toFixed(2), (sum(soft.attention, 'cpu') / sum(rfa.attention, 'cpu')).toFixed(2), (sum(soft.attention, 'bytes') / sum(rfa.attention, 'bytes')).toFixed(2), (soft.attention[0]!.rounds / rfa.attention[0]!.rounds).toFixed(2)],
+    ]),
+  );
+}

@@ -1,0 +1,226 @@
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeTinyModel } from '../ts/model/tiny.js';
+import type { CommandSpec } from '../ts/cli/options.js';
+import { DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND } from '../ts/cli/stubs.js';
+import { TUNE_COMMAND } from '../ts/cli/tune.js';
+
+const CLI = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
+const FIXTURES = join(process.cwd(), 'test', 'fixtures');
+const root = mkdtempSync(join(tmpdir(), 'secp-cli-'));
+test.after.always(() => rmSync(root, { recursive: true, force: true }));
+const MODEL = join(root, 'tiny-bert');
+writeTinyModel(MODEL, { arch: 'bert', seed: 2, layers: 1, hidden: 16, heads: 2 });
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Small, fast settings on the tiny model and the fixture data. */
+const TINY = [
+  '--plaintext', '--model', MODEL, '--train', join(FIXTURES, 'sentiment.jsonl'), '--test', join(FIXTURES, 'sentiment.csv'),
+  '--shots', '4', '--dev-shots', '4', '--seq-len', '20', '--prompt-length', '2', '--dim', '6', '--popsize', '4',
+  '--eval-every', '2', '--threads', '1', '--progress', 'none', '--attention', 'softmax',
+]; // prettier-ignore
+
+test('--help of every subcommand lists every option with its default', (t) => {
+  for (const spec of [TUNE_COMMAND, DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND] as CommandSpec[]) {
+    const r = cli(spec.name, '--help');
+    t.is(r.code, 0, spec.name);
+    t.true(r.stdout.startsWith(`Usage: secp-tune ${spec.name}`) || r.stdout.startsWith(`Usage: ${spec.usage}`));
+    for (const o of spec.options) {
+      const line = r.stdout.split('\n').findIndex((l) => l.trimStart().startsWith(`--${o.name}`));
+      t.true(line >= 0, `${spec.name} --${o.name} listed`);
+      // The default sits at the end of the option's help (which may wrap onto the next line).
+      const text = r.stdout.split('\n').slice(line, line + 2).join(' ');
+      t.regex(text, /\[default: [^\]]+\]/, `${spec.name} --${o.name} default`);
+    }
+  }
+  const top = cli('--help');
+  t.is(top.code, 0);
+  for (const c of ['tune', 'demo', 'serve', 'share-model']) t.regex(top.stdout, new RegExp(`^  ${c} `, 'm'));
+  t.regex(cli('tune', '--help').stdout, /--popsize INT +candidates per generation \(one batched forward\) \[default: 20\]/);
+  t.regex(cli('tune', '--help').stdout, /--budget INT +.*\[default: 8000\]/);
+});
+
+test('no command, unknown command', (t) => {
+  const none = cli();
+  t.is(none.code, 2);
+  t.regex(none.stdout, /^Usage: secp-tune <command>/);
+  const bad = cli('tunes');
+  t.is(bad.code, 2);
+  t.is(bad.stderr, 'secp-tune: unknown command "tunes"; commands: tune, demo, serve, share-model\n');
+});
+
+test('tune: usage errors exit 2 and say what to change', (t) => {
+  const cases: [string[], string][] = [
+    [['--model', MODEL, '--train', 'x.csv'], 'secp-tune tune: choose --plaintext (local float64 forward, no privacy) or --mpc (2-party MPC forward)'],
+    [['--plaintext', '--mpc', '--model', MODEL, '--train', 'x'], 'secp-tune tune: choose one of --plaintext and --mpc, not both'],
+    [['--plaintext', '--train', 'x.csv'], 'secp-tune tune: --model is required (HF model folder (config.json, model.safetensors, tokenizer))'],
+    [['--plaintext', '--model', MODEL, '--trian', 'x'], 'secp-tune tune: unknown option --trian; did you mean --train?'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--popsize', '1'], 'secp-tune tune: --popsize must be an integer in 2..100000, got "1"'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--sigma0', 'big'], 'secp-tune tune: --sigma0 must be a number >= 1e-12, got "big"'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--attention', 'linear'], 'secp-tune tune: --attention must be one of rfa, softmax, got "linear"'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--task', 'imdb'], 'secp-tune tune: --task must be one of sst2, yelpp, agnews, mrpc, rte, snli, got "imdb"'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--label-words', 'bad,,good'], 'secp-tune tune: --label-words is a comma-separated list without empty items, got "bad,,good"'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--json=yes'], 'secp-tune tune: --json is a switch and takes no value'],
+    [['--plaintext', '--model', MODEL, '--train'], 'secp-tune tune: --train needs a value (FILE)'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', 'extra'], 'secp-tune tune: unexpected argument "extra"; options start with --'],
+    [['--plaintext', '--resume'], 'secp-tune tune: --resume needs --checkpoint FILE'],
+    [['--plaintext', '--model', join(root, 'nope'), '--train', 'x'], `secp-tune tune: --model ${join(root, 'nope')} does not exist`],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--task', 'rte'], 'secp-tune tune: task rte has sentence pairs; name the second text with --text-pair-column'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--projection-std', 'wide', '--projection', 'normal'], "secp-tune tune: --projection-std must be a positive number or 'embedding', got \"wide\""],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--projection-std', '0.1'], 'secp-tune tune: --projection-std needs --projection normal'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--resume', '--overwrite', '--checkpoint', 'c.json'], 'secp-tune tune: --resume and --overwrite exclude each other'],
+  ];
+  for (const [args, message] of cases) {
+    const r = cli('tune', ...args);
+    t.is(r.code, 2, args.join(' '));
+    t.is(r.stderr.split('\n').find((l) => l.startsWith('secp-tune')), message, args.join(' '));
+    t.regex(r.stderr, /Run `secp-tune tune --help` for the options\./);
+  }
+});
+
+test('tune --mpc is not available yet: exit 3 with a clear message', (t) => {
+  const r = cli('tune', '--mpc', '--model', MODEL, '--train', join(FIXTURES, 'sentiment.csv'));
+  t.is(r.code, 3);
+  t.is(
+    r.stderr,
+    'secp-tune: tune --mpc is not available in this build yet: the MPC forward is not wired into the CLI. ' +
+      'Use --plaintext to run the same tuning with a local float64 forward (no privacy).\n',
+  );
+});
+
+test('tune: data and runtime errors exit 1 with the file and line', (t) => {
+  const r = cli('tune', ...TINY, '--shots', '30');
+  t.is(r.code, 1);
+  t.is(
+    r.stderr.trim(),
+    `secp-tune tune: ${join(FIXTURES, 'sentiment.jsonl')}: class 0 (negative) has 24 examples, need 34 (30 train + 4 dev per class); ` +
+      'lower shots/devShots or add examples [ERR_DATA]',
+  );
+  const cols = cli('tune', ...TINY, '--train', join(FIXTURES, 'sentiment.csv'), '--text-column', 'sentence');
+  t.is(cols.code, 1);
+  t.regex(cols.stderr, /sentiment\.csv:1: no column "sentence" in the header \(columns: id, text, label\); set textColumn \(--text-column\)/);
+  const short = cli('tune', ...TINY, '--seq-len', '8', '--prompt-length', '6');
+  t.is(short.code, 1);
+  t.regex(short.stderr, /seqLen 8 is too short/);
+});
+
+test('serve and share-model: options are parsed and validated, then exit 3 (not available yet)', (t) => {
+  const s = (...a: string[]) => cli('serve', ...a);
+  t.is(s('--listen', '127.0.0.1:7000').stderr.split('\n')[0], 'secp-tune serve: --role is required (which party this process is)');
+  t.is(s('--role', 's2', '--listen', '127.0.0.1:7000').stderr.split('\n')[0], 'secp-tune serve: --role must be one of s0, s1, dealer, got "s2"');
+  t.is(
+    s('--role', 's0', '--listen', 'localhost').stderr.split('\n')[0],
+    'secp-tune serve: --listen must be HOST:PORT with a port in 1..65535 (IPv6 as [::1]:PORT), got "localhost"',
+  );
+  t.is(s('--role', 's0', '--listen', 'h:70000').code, 2);
+  t.is(
+    s('--role', 's0', '--listen', 'h:7000', '--peer', 's0=h:7001').stderr.split('\n')[0],
+    "secp-tune serve: --peer s0=... names this process's own role",
+  );
+  t.is(
+    s('--role', 's0', '--listen', 'h:7000', '--peer', 'x=h:7001').stderr.split('\n')[0],
+    'secp-tune serve: --peer must be ROLE=HOST:PORT with ROLE one of s0, s1, dealer, data, model, got "x=h:7001"',
+  );
+  t.is(s('--role', 's0', '--listen', 'h:7000', '--tls-key', 'k.pem').stderr.split('\n')[0], 'secp-tune serve: --tls-key and --tls-cert go together');
+  const ok = s('--role', 's1', '--listen', '[::1]:7000', '--peer', 's0=10.0.0.1:7000', '--peer', 'dealer=t.example:7002');
+  t.is(ok.code, 3);
+  t.is(
+    ok.stderr,
+    'secp-tune: serve is not available in this build yet (would run s1 on ::1:7000 with peers s0=10.0.0.1:7000, dealer=t.example:7002)\n',
+  );
+
+  const m = (...a: string[]) => cli('share-model', ...a);
+  t.is(m('--model', root, '--s0', 'a:1', '--s1', 'b:2').stderr.split('\n')[0], `secp-tune share-model: --model ${root} has no config.json`);
+  t.is(m('--model', MODEL, '--s0', 'a:1', '--s1', 'a:1').stderr.split('\n')[0], 'secp-tune share-model: --s0 and --s1 are the same address');
+  t.is(m('--model', MODEL, '--s0', 'a:1', '--s1', 'b:2', '--frac-bits', '63').stderr.split('\n')[0], 'secp-tune share-model: --frac-bits must be an integer in 1..62, got "63"');
+  const good = m('--model', MODEL, '--s0', 'a:1', '--s1', 'b:2');
+  t.is(good.code, 3);
+  t.regex(good.stderr, /share-model is not available in this build yet \(would share .* with 16 fractional bits to S0 a:1 and S1 b:2\)/);
+
+  const demo = cli('demo');
+  t.is(demo.code, 3);
+  t.regex(demo.stdout, /^secp-tune demo \(MPC\) would:/);
+  t.regex(demo.stderr, /demo is not wired in this build yet; for now run the plaintext equivalent: secp-tune tune --plaintext/);
+});
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+test('tune --plaintext runs end to end: --json events, --out result, progress lines on stderr', (t) => {
+  const out = join(root, 'result.json');
+  const r = cli('tune', ...TINY, '--budget', '16', '--json', '--out', out, '--progress', 'lines');
+  t.is(r.code, 0, r.stderr);
+  const events = jsonLines(r.stdout);
+  t.deepEqual(
+    events.map((e) => e['type']),
+    ['start', 'generation', 'generation', 'generation', 'generation', 'done'],
+  );
+  const done = events.at(-1)!['result'] as { reason: string; forwardCalls: number; best: { z: number[] }; test: { accuracy: number } };
+  t.is(done.reason, 'budget');
+  t.is(done.forwardCalls, 16);
+  t.is(done.best.z.length, 6);
+  t.true(done.test.accuracy >= 0 && done.test.accuracy <= 1);
+  const saved = JSON.parse(readFileSync(out, 'utf8'));
+  t.deepEqual(saved.result.best.z, done.best.z);
+  t.is(saved.counts.train, 8);
+  t.is(saved.counts.test, 48);
+  t.regex(r.stderr, /plaintext mode: the forward runs locally in float64; nothing is private/);
+  t.regex(r.stderr, /^gen 2\/4 {2}calls 8\/16 {2}loss /m);
+  t.regex(r.stderr, /done \(budget: 16 of 16 forward calls used\) after 4 generations/);
+});
+
+test('tune: SIGKILL mid-run, then --resume with only --checkpoint, ends with the uninterrupted result', async (t) => {
+  const budget = ['--budget', '60', '--seed', '3'];
+  const fullOut = join(root, 'full.json');
+  const full = cli('tune', ...TINY, ...budget, '--out', fullOut, '--checkpoint', join(root, 'full-ckpt.json'));
+  t.is(full.code, 0, full.stderr);
+
+  const ckpt = join(root, 'killed-ckpt.json');
+  const child = spawn(process.execPath, [CLI, 'tune', ...TINY, ...budget, '--json', '--checkpoint', ckpt], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = 0;
+  let buffer = '';
+  const exit = await new Promise<NodeJS.Signals | number | null>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop()!;
+      for (const l of lines) if (l.includes('"type":"generation"')) seen++;
+      if (seen >= 3 && !child.killed) child.kill('SIGKILL');
+    });
+    child.on('exit', (code, signal) => resolve(signal ?? code));
+  });
+  t.is(exit, 'SIGKILL');
+  const mid = JSON.parse(readFileSync(ckpt, 'utf8'));
+  t.is(mid.status, 'running');
+  t.true(mid.progress.generation >= 3 && mid.progress.generation < 15);
+
+  // A conflicting setting is refused; the settings come from the checkpoint.
+  const conflict = cli('tune', '--plaintext', '--checkpoint', ckpt, '--resume', '--popsize', '8');
+  t.is(conflict.code, 2);
+  t.regex(conflict.stderr, /--popsize 8 differs from the checkpoint's 4; a resumed run keeps its settings/);
+  const resumedOut = join(root, 'resumed.json');
+  const resumed = cli('tune', '--plaintext', '--checkpoint', ckpt, '--resume', '--out', resumedOut, '--progress', 'lines', '--threads', '2');
+  t.is(resumed.code, 0, resumed.stderr);
+  t.regex(resumed.stderr, /resuming at generation \d+/);
+  const a = JSON.parse(readFileSync(fullOut, 'utf8')).result;
+  const b = JSON.parse(readFileSync(resumedOut, 'utf8')).result;
+  t.deepEqual(b.best, a.best);
+  t.deepEqual(b.history, a.history);
+  t.deepEqual(b.test, a.test);
+  t.is(b.forwardCalls, a.forwardCalls);
+  // A new run onto an existing checkpoint is refused.
+  const again = cli('tune', ...TINY, ...budget, '--checkpoint', ckpt);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /checkpoint .* already exists; add --resume to continue it or --overwrite to start over/);
+});

@@ -1,0 +1,16 @@
+import test from 'ava';
+import * as api from '../ts/index.js';
+
+test('the public API exports the tuning pieces', (t) => {
+  for (const name of [
+    'tune', 'runTune', 'resolveTuneOptions', 'TUNE_DEFAULTS', 'PlainEvaluator', 'loadDataset', 'parseCsv', 'sampleFewShot',
+    'subsample', 'resolveTask', 'TASKS', 'encodeExamples', 'labelWordIds', 'RandomProjection', 'embeddingScaledStd',
+    'crossEntropy', 'hingeLoss', 'accuracy', 'f1Score', 'scoreBatch', 'CMAES', 'loadModel', 'PlainEncoder', 'SecpError',
+  ]) {
+    t.true(name in api, name);
+  }
+  t.is(api.TUNE_DEFAULTS.budget, 8000);
+  t.is(api.TUNE_DEFAULTS.popsize, 20);
+  t.is(api.TUNE_DEFAULTS.dim, 500);
+  t.is(api.TUNE_DEFAULTS.bound, 5);
+});

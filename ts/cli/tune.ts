@@ -1,0 +1,366 @@
+/**
+ * `secp-tune tune`: load the data owner's files, sample the few-shot splits, tokenise them, build an evaluator
+ * (plaintext now; the MPC one plugs in at `createEvaluator`) and run the tuning loop with progress, JSON events,
+ * checkpoints and resume.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { SecpError } from '../../bindings/errors.js';
+import { loadModel, type LoadedModel } from '../model/config.js';
+import { readCheckpointFile } from '../tuning/checkpoint.js';
+import { DATA_DEFAULTS, examplesHash, loadDataset, sampleFewShot, subsample, type Example } from '../tuning/data.js';
+import type { Evaluator } from '../tuning/evaluator.js';
+import { TUNE_DEFAULTS, tune, type TuneResult } from '../tuning/loop.js';
+import { PlainEvaluator, PLAIN_EVALUATOR_DEFAULTS } from '../tuning/plain-evaluator.js';
+import { encodeExamples, placeholderIds, resolveTask, TASKS, type EncodedBatch, type ResolvedTask } from '../tuning/task.js';
+import { RFA_DEFAULTS } from '../model/plain.js';
+import { NotAvailableError, UsageError, checkRequired, parseCommand, type CommandSpec, type OptValue, type Parsed } from './options.js';
+import { Progress, type ProgressMode } from './progress.js';
+
+const TASK_NAMES = Object.keys(TASKS);
+
+export const TUNE_COMMAND: CommandSpec = {
+  name: 'tune',
+  summary:
+    'Tune a soft prompt for a BERT-family model on your labelled examples with Black-Box Tuning (CMA-ES over a\n' +
+    'random projection; forward passes only). Choose --plaintext (local float64 forward, NO privacy: for trying\n' +
+    'settings) or --mpc (the forward under 2-party MPC).',
+  usage: 'secp-tune tune (--plaintext | --mpc) --model DIR --train FILE [options]',
+  options: [
+    { name: 'plaintext', kind: 'flag', group: 'Mode', help: 'run the forward locally in float64; the data and model are NOT protected' },
+    { name: 'mpc', kind: 'flag', group: 'Mode', help: 'run the forward under 2-party MPC (not available in this build yet)' },
+
+    { name: 'model', kind: 'path', arg: 'DIR', group: 'Model', required: true, help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
+    { name: 'kind', kind: 'enum', values: ['auto', 'mlm', 'pooled'], default: 'auto', group: 'Model', help: "how logits are read: MLM head at [MASK], or pooled embedding vs label texts; auto: 'mlm' if the model has an MLM head" },
+    { name: 'attention', kind: 'enum', values: ['rfa', 'softmax'], default: PLAIN_EVALUATOR_DEFAULTS.attention, group: 'Model', help: 'attention: random features (what the MPC forward runs) or exact softmax' },
+    { name: 'rfa-features', kind: 'int', min: 1, max: 65536, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
+    { name: 'rfa-seed', kind: 'int', min: 0, default: RFA_DEFAULTS.seed, group: 'Model', help: 'seed of the public random-feature matrices' },
+    { name: 'logit-scale', kind: 'number', min: 1e-6, default: PLAIN_EVALUATOR_DEFAULTS.logitScale, group: 'Model', help: 'pooled kind: logits = scale × cosine similarity' },
+    { name: 'threads', kind: 'int', min: 1, max: 256, defaultText: 'all CPUs', group: 'Model', help: 'plaintext: worker threads' },
+
+    { name: 'task', kind: 'enum', values: TASK_NAMES, default: 'sst2', group: 'Task', help: 'template, verbalizer, metric and loss of a BBT task' },
+    { name: 'template', kind: 'string', arg: 'TEXT', defaultText: "the task's", group: 'Task', help: 'template after the prompt, with {text} (, {text2}) and {mask} (mlm)' },
+    { name: 'label-words', kind: 'list', arg: 'W1,W2,..', defaultText: "the task's", group: 'Task', help: 'verbalizer: one single-token word per label (mlm)' },
+    { name: 'label-names', kind: 'list', arg: 'N1,N2,..', defaultText: "the task's", group: 'Task', help: 'class names, in label-index order; data labels may be indices or names' },
+    { name: 'label-texts', kind: 'list', arg: 'T1,T2,..', defaultText: 'the label names', group: 'Task', help: 'pooled kind: a description per label, embedded by the model' },
+    { name: 'loss', kind: 'enum', values: ['ce', 'hinge'], defaultText: "the task's", group: 'Task', help: 'fitness: cross-entropy or BBT hinge (margin 2)' },
+    { name: 'metric', kind: 'enum', values: ['accuracy', 'f1'], defaultText: "the task's", group: 'Task', help: 'dev selection and test metric' },
+
+    { name: 'train', kind: 'path', arg: 'FILE', group: 'Data', required: true, help: 'labelled examples (.csv with a header row, or .jsonl); train and dev are sampled from it' },
+    { name: 'dev', kind: 'path', arg: 'FILE', defaultText: 'sampled from --train', group: 'Data', help: 'separate file to sample the dev split from' },
+    { name: 'test', kind: 'path', arg: 'FILE', group: 'Data', help: 'test examples, scored once with the selected prompt' },
+    { name: 'format', kind: 'enum', values: ['csv', 'jsonl'], defaultText: 'from the extension', group: 'Data', help: 'file format' },
+    { name: 'text-column', kind: 'string', arg: 'NAME', default: DATA_DEFAULTS.textColumn, group: 'Data', help: 'CSV column / JSON key of the text' },
+    { name: 'text-pair-column', kind: 'string', arg: 'NAME', group: 'Data', help: 'column / key of the second text (sentence-pair tasks)' },
+    { name: 'label-column', kind: 'string', arg: 'NAME', default: DATA_DEFAULTS.labelColumn, group: 'Data', help: 'column / key of the label' },
+    { name: 'max-file-mb', kind: 'number', min: 0.001, default: DATA_DEFAULTS.maxBytes / 1024 / 1024, group: 'Data', help: 'refuse data files larger than this (MiB)' },
+    { name: 'shots', kind: 'int', min: 1, max: 100000, default: 16, group: 'Data', help: 'training examples per class (BBT: 16)' },
+    { name: 'dev-shots', kind: 'int', min: 0, max: 100000, defaultText: '--shots', group: 'Data', help: 'dev examples per class (0: no dev split)' },
+    { name: 'test-limit', kind: 'int', min: 1, defaultText: 'all', group: 'Data', help: 'score a seeded subsample of this many test examples' },
+
+    { name: 'prompt-length', kind: 'int', min: 1, max: 512, default: 50, group: 'Prompt', help: 'prompt tokens P (BBT: 50)' },
+    { name: 'prompt-mode', kind: 'enum', values: ['add', 'replace'], default: PLAIN_EVALUATOR_DEFAULTS.promptMode, group: 'Prompt', help: "'add': added to the embedding output (BBT); 'replace': replaces the slots' word embeddings" },
+    { name: 'seq-len', kind: 'int', min: 8, max: 4096, default: 64, group: 'Prompt', help: 'tokens per example, prompt included; longer texts are cut' },
+    { name: 'dim', kind: 'int', min: 1, max: 100000, default: TUNE_DEFAULTS.dim, group: 'Prompt', help: 'search dimension d (BBT: 500)' },
+    { name: 'projection', kind: 'enum', values: ['uniform', 'normal'], default: TUNE_DEFAULTS.projection, group: 'Prompt', help: 'entries of A: U(±1/sqrt(d)) (BBT) or N(0, std²)' },
+    { name: 'projection-std', kind: 'string', arg: 'X|embedding', defaultText: '1/d', group: 'Prompt', help: "normal projection std; 'embedding': BBTv2's alpha·std(emb)/(sqrt(d)·sigma0)" },
+    { name: 'projection-alpha', kind: 'number', min: 1e-9, default: TUNE_DEFAULTS.projectionAlpha, group: 'Prompt', help: "alpha of --projection-std embedding" },
+
+    { name: 'popsize', kind: 'int', min: 2, max: 100000, default: TUNE_DEFAULTS.popsize, group: 'CMA-ES', help: 'candidates per generation (one batched forward)' },
+    { name: 'sigma0', kind: 'number', min: 1e-12, default: TUNE_DEFAULTS.sigma0, group: 'CMA-ES', help: 'initial step size' },
+    { name: 'bound', kind: 'number', min: 0, default: TUNE_DEFAULTS.bound, group: 'CMA-ES', help: 'box bound on z (0: none)' },
+    { name: 'budget', kind: 'int', min: 1, default: TUNE_DEFAULTS.budget, group: 'CMA-ES', help: 'forward calls (candidates × training batch); BBT: 8000' },
+    { name: 'max-generations', kind: 'int', min: 1, defaultText: 'budget / popsize', group: 'CMA-ES', help: 'stop after this many generations' },
+    { name: 'eval-every', kind: 'int', min: 1, default: TUNE_DEFAULTS.evalEvery, group: 'CMA-ES', help: 'generations between dev evaluations' },
+    { name: 'patience', kind: 'int', min: 0, default: TUNE_DEFAULTS.patience, group: 'CMA-ES', help: 'stop after this many generations without dev improvement (0: never)' },
+    { name: 'seed', kind: 'int', min: 0, default: TUNE_DEFAULTS.seed, group: 'CMA-ES', help: 'seeds the sampling of examples, the projection and CMA-ES' },
+
+    { name: 'checkpoint', kind: 'path', arg: 'FILE', group: 'Run', help: 'write the run state here after every generation (atomically)' },
+    { name: 'resume', kind: 'flag', group: 'Run', help: 'continue the run in --checkpoint (its settings are reused)' },
+    { name: 'overwrite', kind: 'flag', group: 'Run', help: 'replace an existing --checkpoint instead of refusing' },
+    { name: 'out', kind: 'path', arg: 'FILE', group: 'Run', help: 'write the result (best z, scores, history, settings) as JSON' },
+
+    { name: 'json', kind: 'flag', group: 'Output', help: 'print every event as one JSON line on stdout' },
+    { name: 'progress', kind: 'enum', values: ['auto', 'bar', 'lines', 'none'], default: 'auto', group: 'Output', help: 'progress on stderr: a bar on a terminal, lines otherwise' },
+  ],
+  notes: [
+    'The few-shot splits are drawn per class with --seed: --shots for training and --dev-shots more for dev,\n' +
+      'disjoint, from --train (or dev from --dev). One generation is one evaluator call for all candidates.',
+    'Resume: `secp-tune tune --plaintext --checkpoint run.json --resume` continues a stopped or killed run with\n' +
+      'the settings saved in the checkpoint and ends with exactly the result of an uninterrupted run. Ctrl-C stops\n' +
+      'after the current generation (the checkpoint stays resumable); a second Ctrl-C quits at once.',
+    'Exit codes: 0 done, 1 error, 2 usage error, 3 not available in this build, 130 stopped by Ctrl-C.',
+  ],
+};
+
+/** Options that change only how the run is shown or how fast it goes; they may differ on resume. */
+const PRESENTATION = new Set(['json', 'progress', 'threads', 'resume', 'overwrite', 'checkpoint', 'out', 'plaintext', 'mpc']);
+
+type Values = Parsed['values'];
+
+const str = (v: OptValue | undefined) => v as string | undefined;
+const num = (v: OptValue | undefined) => v as number | undefined;
+const list = (v: OptValue | undefined) => v as string[] | undefined;
+
+/** With --resume, the checkpoint's saved arguments fill in every option the user did not give again. */
+function mergeResumeArgs(parsed: Parsed): Values {
+  const values = { ...parsed.values };
+  const path = str(values['checkpoint']);
+  if (!path) throw new UsageError('tune: --resume needs --checkpoint FILE');
+  const cp = readCheckpointFile(path);
+  const saved = ((cp['metadata'] as Record<string, unknown> | undefined)?.['cli'] ?? null) as Record<string, OptValue> | null;
+  if (saved === null) return values;
+  for (const [k, v] of Object.entries(saved)) {
+    if (PRESENTATION.has(k)) continue;
+    if (parsed.given.has(k)) {
+      if (JSON.stringify(values[k]) !== JSON.stringify(v)) {
+        throw new UsageError(
+          `tune: --${k} ${JSON.stringify(values[k])} differs from the checkpoint's ${JSON.stringify(v)}; ` +
+            'a resumed run keeps its settings (omit the option, or start a new run)',
+        );
+      }
+    } else {
+      values[k] = v;
+    }
+  }
+  return values;
+}
+
+/** The arguments recorded in the checkpoint (everything that determines the result). */
+function recordedArgs(values: Values): Record<string, OptValue> {
+  const out: Record<string, OptValue> = {};
+  for (const [k, v] of Object.entries(values)) if (v !== undefined && !PRESENTATION.has(k)) out[k] = v;
+  return out;
+}
+
+export interface Prepared {
+  model: LoadedModel;
+  task: ResolvedTask;
+  batches: { train: EncodedBatch; dev?: EncodedBatch; test?: EncodedBatch };
+  dataHashes: Record<string, string>;
+  counts: { train: number; dev: number; test: number; truncated: number };
+}
+
+/** Loads the model and data, samples and tokenises the splits. */
+export function prepare(values: Values, log: (line: string) => void): Prepared {
+  const modelDir = str(values['model'])!;
+  if (!existsSync(modelDir)) throw new UsageError(`tune: --model ${modelDir} does not exist`);
+  const model = loadModel(modelDir);
+  const kindOpt = str(values['kind'])!;
+  const kind = kindOpt === 'auto' ? (model.hasMlmHead ? 'mlm' : 'pooled') : (kindOpt as 'mlm' | 'pooled');
+  if (kind === 'mlm' && !model.hasMlmHead) {
+    throw new UsageError(`tune: --kind mlm needs a model with an MLM head; ${modelDir} has none (use --kind pooled)`);
+  }
+  if (kindOpt === 'auto') log(`model ${modelDir}: ${model.hasMlmHead ? 'MLM head found, using --kind mlm' : 'no MLM head, using --kind pooled'}`);
+  const task = resolveTask(str(values['task'])!, {
+    kind,
+    ...(values['template'] !== undefined ? { template: str(values['template'])! } : {}),
+    ...(values['label-words'] !== undefined ? { words: list(values['label-words'])! } : {}),
+    ...(values['label-names'] !== undefined ? { labels: list(values['label-names'])! } : {}),
+    ...(values['label-texts'] !== undefined ? { labelTexts: list(values['label-texts'])! } : {}),
+    ...(values['loss'] !== undefined ? { loss: str(values['loss']) as 'ce' | 'hinge' } : {}),
+    ...(values['metric'] !== undefined ? { metric: str(values['metric']) as 'accuracy' | 'f1' } : {}),
+  });
+  if (task.pair && values['text-pair-column'] === undefined) {
+    throw new UsageError(`tune: task ${task.name} has sentence pairs; name the second text with --text-pair-column`);
+  }
+  const loadOpts = {
+    labels: task.labels,
+    ...(task.words ? { labelAliases: task.words.map((w) => [w]) } : {}),
+    ...(values['format'] !== undefined ? { format: str(values['format']) as 'csv' | 'jsonl' } : {}),
+    textColumn: str(values['text-column'])!,
+    labelColumn: str(values['label-column'])!,
+    ...(values['text-pair-column'] !== undefined ? { textPairColumn: str(values['text-pair-column'])! } : {}),
+    maxBytes: Math.floor(num(values['max-file-mb'])! * 1024 * 1024),
+  };
+  const seed = num(values['seed'])!;
+  const shots = num(values['shots'])!;
+  const devShots = num(values['dev-shots']) ?? shots;
+  const trainSet = loadDataset(str(values['train'])!, loadOpts);
+  const dataHashes: Record<string, string> = { trainFile: trainSet.sha256 };
+  let train: Example[];
+  let dev: Example[];
+  const common = { numLabels: task.labels.length, seed, labelNames: task.labels };
+  if (values['dev'] !== undefined) {
+    train = sampleFewShot(trainSet.examples, { ...common, shots, devShots: 0, source: trainSet.path }).train;
+    const devSet = loadDataset(str(values['dev'])!, loadOpts);
+    dataHashes['devFile'] = devSet.sha256;
+    dev = devShots > 0 ? sampleFewShot(devSet.examples, { ...common, shots: devShots, devShots: 0, source: devSet.path }).train : [];
+  } else {
+    ({ train, dev } = sampleFewShot(trainSet.examples, { ...common, shots, devShots, source: trainSet.path }));
+  }
+  let test: Example[] = [];
+  if (values['test'] !== undefined) {
+    const testSet = loadDataset(str(values['test'])!, loadOpts);
+    dataHashes['testFile'] = testSet.sha256;
+    const limit = num(values['test-limit']);
+    test = limit === undefined ? testSet.examples : subsample(testSet.examples, limit, seed);
+  }
+  dataHashes['train'] = examplesHash(train);
+  dataHashes['dev'] = examplesHash(dev);
+  dataHashes['test'] = examplesHash(test);
+  const P = num(values['prompt-length'])!;
+  const enc = { seqLen: num(values['seq-len'])!, promptLength: P, placeholderIds: placeholderIds(model.tokenizer, model.config.vocabSize, P) };
+  const batches: Prepared['batches'] = { train: encodeExamples(model.tokenizer, task, train, enc) };
+  if (dev.length > 0) batches.dev = encodeExamples(model.tokenizer, task, dev, enc);
+  if (test.length > 0) batches.test = encodeExamples(model.tokenizer, task, test, enc);
+  const truncated = batches.train.truncated + (batches.dev?.truncated ?? 0) + (batches.test?.truncated ?? 0);
+  return {
+    model,
+    task,
+    batches,
+    dataHashes,
+    counts: { train: train.length, dev: dev.length, test: test.length, truncated },
+  };
+}
+
+/** Fails fast, before any data is read, for a mode this build cannot run. */
+export function checkModeAvailable(mode: 'plaintext' | 'mpc'): void {
+  if (mode === 'mpc') {
+    throw new NotAvailableError(
+      'tune --mpc is not available in this build yet: the MPC forward is not wired into the CLI. ' +
+        'Use --plaintext to run the same tuning with a local float64 forward (no privacy).',
+    );
+  }
+}
+
+/** The hook where the forward is chosen: plaintext now, MPC once ts/model/mpc.ts is wired in. */
+export async function createEvaluator(mode: 'plaintext' | 'mpc', values: Values, prep: Prepared): Promise<Evaluator> {
+  checkModeAvailable(mode);
+  return PlainEvaluator.create({
+    model: str(values['model'])!,
+    task: prep.task,
+    batches: prep.batches,
+    attention: str(values['attention']) as 'rfa' | 'softmax',
+    rfa: { features: num(values['rfa-features'])!, seed: num(values['rfa-seed'])! },
+    promptMode: str(values['prompt-mode']) as 'add' | 'replace',
+    logitScale: num(values['logit-scale'])!,
+    threads: num(values['threads']) ?? Math.max(1, availableParallelism()),
+  });
+}
+
+function projectionStd(v: string | undefined): number | 'embedding' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'embedding') return 'embedding';
+  const x = Number(v);
+  if (!(x > 0 && Number.isFinite(x))) throw new UsageError(`tune: --projection-std must be a positive number or 'embedding', got ${JSON.stringify(v)}`);
+  return x;
+}
+
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (v instanceof Float64Array || v instanceof Int32Array ? Array.from(v) : v));
+}
+
+export async function runTuneCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
+  const parsed = parseCommand(TUNE_COMMAND, argv, { deferRequired: true });
+  if (parsed.help) return -1;
+  const plaintext = parsed.values['plaintext'] === true;
+  const mpc = parsed.values['mpc'] === true;
+  if (plaintext === mpc) {
+    throw new UsageError(
+      plaintext
+        ? 'tune: choose one of --plaintext and --mpc, not both'
+        : 'tune: choose --plaintext (local float64 forward, no privacy) or --mpc (2-party MPC forward)',
+    );
+  }
+  if (parsed.values['resume'] === true && parsed.values['overwrite'] === true) {
+    throw new UsageError('tune: --resume and --overwrite exclude each other');
+  }
+  const values = parsed.values['resume'] === true ? mergeResumeArgs(parsed) : parsed.values;
+  checkRequired(TUNE_COMMAND, values);
+  const projStd = projectionStd(str(values['projection-std']));
+  if (projStd !== undefined && values['projection'] !== 'normal') throw new UsageError('tune: --projection-std needs --projection normal');
+  const mode = mpc ? 'mpc' : 'plaintext';
+  const json = values['json'] === true;
+  const progress = new Progress(str(values['progress']) as ProgressMode, process.stderr);
+  const checkpoint = str(values['checkpoint']);
+  if (checkpoint !== undefined && parsed.values['resume'] !== true && existsSync(checkpoint) && values['overwrite'] !== true) {
+    throw new UsageError(`tune: checkpoint ${checkpoint} already exists; add --resume to continue it or --overwrite to start over`);
+  }
+  checkModeAvailable(mode);
+
+  const prep = prepare(values, (l) => progress.log(l));
+  progress.log(
+    `task ${prep.task.name} (${prep.task.kind}), labels ${prep.task.labels.join('/')}, ` +
+      `${prep.counts.train} train / ${prep.counts.dev} dev / ${prep.counts.test} test examples` +
+      (prep.counts.truncated > 0 ? ` (${prep.counts.truncated} cut to --seq-len ${num(values['seq-len'])})` : ''),
+  );
+  if (mode === 'plaintext') progress.log('plaintext mode: the forward runs locally in float64; nothing is private');
+  const evaluator = await createEvaluator(mode, values, prep);
+  const metricName = prep.task.metric === 'f1' ? 'f1' : 'acc';
+  progress.metric = metricName;
+  let result: TuneResult | undefined;
+  try {
+    const maxGen = num(values['max-generations']);
+    const events = tune({
+      evaluator,
+      labels: {
+        train: prep.batches.train.labels,
+        ...(prep.batches.dev ? { dev: prep.batches.dev.labels } : {}),
+        ...(prep.batches.test ? { test: prep.batches.test.labels } : {}),
+      },
+      seed: num(values['seed'])!,
+      dim: num(values['dim'])!,
+      projection: str(values['projection']) as 'uniform' | 'normal',
+      ...(projStd !== undefined ? { projectionStd: projStd } : {}),
+      ...(projStd === 'embedding' ? { projectionAlpha: num(values['projection-alpha'])! } : {}),
+      popsize: num(values['popsize'])!,
+      sigma0: num(values['sigma0'])!,
+      bound: num(values['bound'])!,
+      budget: num(values['budget'])!,
+      ...(maxGen !== undefined ? { maxGenerations: maxGen } : {}),
+      loss: prep.task.loss,
+      metric: prep.task.metric,
+      evalEvery: num(values['eval-every'])!,
+      patience: num(values['patience'])!,
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
+      resume: values['resume'] === true,
+      overwrite: values['overwrite'] === true,
+      signal,
+      dataHashes: prep.dataHashes,
+      metadata: { cli: recordedArgs(values), tool: 'secp-tune', mode },
+    });
+    for await (const e of events) {
+      if (json) process.stdout.write(`${toJson(e)}\n`);
+      if (e.type === 'start') progress.start(e);
+      else if (e.type === 'generation') progress.generation(e);
+      else {
+        progress.done(e.result);
+        result = e.result;
+      }
+    }
+  } finally {
+    await evaluator.close?.();
+  }
+  if (result === undefined) throw new SecpError('ERR_INTERNAL', 'the run ended without a result');
+  const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
+  if (!result.complete) {
+    progress.log(
+      `stopped after generation ${result.generations}` +
+        (checkpoint ? `; continue with: secp-tune tune --${mode} --checkpoint ${checkpoint} --resume` : ' (no --checkpoint: cannot resume)'),
+    );
+  } else {
+    const b = result.best;
+    progress.log(
+      `done (${result.reason}: ${result.detail}) after ${result.generations} generations, ${result.forwardCalls} forward calls, ` +
+        `${(result.elapsedMs / 1000).toFixed(1)}s`,
+    );
+    if (result.initial) progress.log(`  initial prompt: dev ${metricName} ${pct(result.initial.metric)}`);
+    if (b) {
+      progress.log(
+        `  best prompt: generation ${b.generation} (${b.source})` +
+          (b.dev ? `, dev ${metricName} ${pct(b.dev.metric)}` : '') +
+          (b.trainLoss !== null ? `, train loss ${b.trainLoss.toFixed(4)}` : ''),
+      );
+    }
+    if (result.test) progress.log(`  test ${metricName} ${pct(result.test.metric)} on ${prep.counts.test} examples`);
+  }
+  const out = str(values['out']);
+  if (out !== undefined) {
+    writeFileSync(
+      out,
+      `${toJson({ result, task: prep.task, counts: prep.counts, data: prep.dataHashes, evaluator: evaluator.describe?.() ?? null, args: recordedArgs(values) })}\n`,
+    );
+  }
+  return result.complete ? 0 : 130;
+}

@@ -1,0 +1,285 @@
+/**
+ * The two attentions of the MPC forward (ts/model/mpc.ts), mirroring ts/model/plain.ts op for op, over all
+ * S = C·B sequences and all heads at once so that the rounds do not depend on S:
+ *
+ * - rfaAttention (SecP-Tuning, Peng et al. 2021; PAPER-NOTES §3): q̂ = q·rsqrt(|q|² + epsNorm) per head (k̂
+ *   likewise), angles q̂·Wᵀ in turns (local: W is public), sin/cos by the one-round cosine protocol, then per
+ *   (sequence, head) S' = φ(K)ᵀ·[V | 1] over the unmasked keys and [num | den] = φ(Q)·S', out = num / den.
+ *   ≈ 48 rounds + 2 reciprocal/rsqrt ranges; communication O(S·n·heads·(D + dh)), no n×n matrix anywhere.
+ * - softmaxAttention (the MPC baseline): scores Q·Kᵀ per (sequence, head), the padding mask as a large
+ *   negative bias, softmax (tournament max, exp, reciprocal), product with V. O(S·heads·n²) communication
+ *   and ≈ 9·⌈log2 n⌉ + 60 rounds.
+ *
+ * Both take the truncated QKV projection [S·n, 3H] (f fractional bits) and return the context [S·n, H]. The
+ * softmax context, a convex combination of value rows, leaves with 2f fractional bits: the output projection
+ * then truncates once, by 2f (a round saved per layer; it needs |ctx·Wo| < 2^(62-3f), 2^14 at f = 16). The RFA
+ * context is truncated to f bits first: with a clamped normaliser it is num/epsDen, which has no such bound.
+ */
+import { matmulManyRaw, mul, mulRaw, squareRaw } from '../mpc/beaver.js';
+import { cosSin } from '../mpc/cosine.js';
+import { broadcastCols, reciprocal, rsqrt, softmax } from '../mpc/nonlinear.js';
+import type { Party } from '../mpc/party.js';
+import { Shared, addPublic } from '../mpc/shared.js';
+import { truncate } from '../mpc/truncation.js';
+import type { Shape } from '../ring/tensor.js';
+
+/** Public shape of one attention call: `seqs` sequences of `n` tokens, `heads` heads of width `dh`. */
+export interface AttentionDims {
+  seqs: number;
+  n: number;
+  heads: number;
+  dh: number;
+}
+
+/** The attention output [S·n, H] and its fractional bits (the output projection truncates by them). */
+export interface Context {
+  ctx: Shared;
+  fracBits: number;
+}
+
+/** A [lo, hi) range of powers of two for rsqrt / reciprocal (see ts/mpc/nonlinear.ts). */
+export interface Range {
+  lo: number;
+  hi: number;
+}
+
+export interface RfaSettings {
+  /** Random features D per head. */
+  features: number;
+  /** K = angleScale(W, 2f) of every head of this layer, D × dh each: angles of 2f-bit inputs, in turns. */
+  kernels: readonly BigUint64Array[];
+  epsNorm: number;
+  /** Clamp of the normaliser: D·epsDen (φ carries no 1/√D here, see rfaAttention). */
+  denFloor: number;
+  /** den < denFloor·2^denOctaves; den ≤ D·n always, since |φ(q)·φ(k)| ≤ D. */
+  denOctaves: number;
+  /** Range of |q|² + epsNorm. */
+  normRange: Range;
+}
+
+/** A local result: computed by the servers, a shape on the dealer. */
+function local(p: Party, shape: Shape, f: () => BigUint64Array): Shared {
+  return new Shared(shape, p.isDealer ? null : f());
+}
+
+/** Flat concatenation of shared tensors (local). */
+export function cat(p: Party, xs: readonly Shared[]): Shared {
+  const n = xs.reduce((s, x) => s + x.size, 0);
+  return local(p, [n], () => {
+    const out = new BigUint64Array(n);
+    let off = 0;
+    for (const x of xs) {
+      out.set(x.s, off);
+      off += x.size;
+    }
+    return out;
+  });
+}
+
+/** Columns [c0, c0 + w) of a [rows, stride] tensor (local copy). */
+export function cols(p: Party, x: Shared, c0: number, w: number): Shared {
+  const [rows, stride] = x.shape as [number, number];
+  return local(p, [rows, w], () => {
+    const src = x.s;
+    const out = new BigUint64Array(rows * w);
+    for (let r = 0; r < rows; r++) out.set(src.subarray(r * stride + c0, r * stride + c0 + w), r * w);
+    return out;
+  });
+}
+
+/**
+ * The [n, w] blocks of every (sequence, head), sequence-major, taken from rows s·n.. and columns
+ * c0 + h·w.. of a [seqs·n, stride] array (transposed to [w, n] with `transpose`).
+ */
+function headBlocks(p: Party, src: Shared | null, stride: number, c0: number, w: number, d: AttentionDims, transpose = false): Shared[] {
+  const { seqs, n, heads } = d;
+  const shape = transpose ? [w, n] : [n, w];
+  const out: Shared[] = [];
+  for (let s = 0; s < seqs; s++) {
+    for (let h = 0; h < heads; h++) {
+      out.push(
+        local(p, shape, () => {
+          const x = src!.s;
+          const b = new BigUint64Array(n * w);
+          for (let t = 0; t < n; t++) {
+            const at = (s * n + t) * stride + c0 + h * w;
+            if (!transpose) b.set(x.subarray(at, at + w), t * w);
+            else for (let c = 0; c < w; c++) b[c * n + t] = x[at + c]!;
+          }
+          return b;
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+/** Inverse of headBlocks for [n, w] blocks given as one flat array: back to [seqs·n, heads·w]. */
+function fromHeadBlocks(p: Party, flat: Shared, w: number, d: AttentionDims): Shared {
+  const { seqs, n, heads } = d;
+  const H = heads * w;
+  return local(p, [seqs * n, H], () => {
+    const x = flat.s;
+    const out = new BigUint64Array(seqs * n * H);
+    for (let s = 0; s < seqs; s++) {
+      for (let h = 0; h < heads; h++) {
+        const block = (s * heads + h) * n * w;
+        for (let t = 0; t < n; t++) out.set(x.subarray(block + t * w, block + (t + 1) * w), (s * n + t) * H + h * w);
+      }
+    }
+    return out;
+  });
+}
+
+/** Splits a flat tensor into consecutive pieces of the given shapes (views). */
+function split(p: Party, flat: Shared, shapes: readonly Shape[]): Shared[] {
+  let off = 0;
+  return shapes.map((shape) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const piece = local(p, shape, () => flat.s.subarray(off, off + size));
+    off += size;
+    return piece;
+  });
+}
+
+/**
+ * RFA (see the file header). `mask` holds integer 0/1 shares per token ([S·n]); masked keys are removed by
+ * zeroing their rows of [V | 1], so φ of a padded key meets only zeros. φ omits plain.ts's 1/√D, which cancels
+ * between num and den; den therefore is D times plain's, and the clamp is D·epsDen.
+ *
+ * Scales: q̂, k̂ keep 2f fractional bits (the product q·rsqrt is not truncated; the angle kernels are scaled for
+ * 2f bits, and the angle wraps mod one turn exactly), sin/cos come out with 2f bits and are truncated to f
+ * once, S' and [num | den] are truncated to f after their products (|S'| ≤ n·max|v|, |num| ≤ D·n·max|v| at 2f
+ * bits stay far below 2^62), and the quotient leaves with 2f bits.
+ */
+export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: AttentionDims, o: RfaSettings, op: string): Promise<Context> {
+  const { seqs, n, heads, dh } = d;
+  const be = p.ring.backend;
+  const f = p.ring.fracBits;
+  const H = heads * dh;
+  const N = seqs * n;
+  const D = o.features;
+  const S = seqs * heads;
+
+  // |q|², |k|² per (token, head): [N, 2H] is [N·2·heads, dh] row-major, so a row sum gives them all.
+  const qk = cols(p, qkv, 0, 2 * H);
+  const sq = await squareRaw(p, qk, `${op}.norm.sq`);
+  const sums = local(p, [N * 2 * heads], () => be.sumAxis(sq.s, N * 2 * heads, dh, 1));
+  const norm2 = await truncate(p, addPublic(p, sums, be.encode(Float64Array.of(o.epsNorm), 2 * f)), f, `${op}.norm.trunc`);
+  const inv = await rsqrt(p, norm2, o.normRange, `${op}.norm.rsqrt`);
+
+  // One product round for q̂, k̂ (2f bits) and mask·[V | 1] (f bits: the mask is an integer).
+  const v1 = local(p, [N * heads, dh + 1], () => {
+    const x = qkv.s;
+    const out = new BigUint64Array(N * heads * (dh + 1));
+    const one = p.index === 0 ? 1n << BigInt(f) : 0n;
+    for (let r = 0; r < N; r++) {
+      for (let h = 0; h < heads; h++) {
+        const at = r * 3 * H + 2 * H + h * dh;
+        const to = (r * heads + h) * (dh + 1);
+        out.set(x.subarray(at, at + dh), to);
+        out[to + dh] = one;
+      }
+    }
+    return out;
+  });
+  const prod = await mulRaw(
+    p,
+    cat(p, [qk, v1]),
+    cat(p, [broadcastCols(p, inv, dh), broadcastCols(p, mask, heads * (dh + 1))]),
+    `${op}.scale`,
+  );
+  const [qkHat, vm] = split(p, prod, [[N, 2 * H], [N * heads, dh + 1]]) as [Shared, Shared];
+
+  // Angles in turns, local: per head, queries as [N, D] and keys transposed as [D, N].
+  const angles = local(p, [2 * heads * N * D], () => {
+    const out = new BigUint64Array(2 * heads * N * D);
+    for (let h = 0; h < heads; h++) {
+      const k = o.kernels[h]!;
+      const qh = cols(p, qkHat, h * dh, dh).s;
+      const kh = cols(p, qkHat, H + h * dh, dh).s;
+      out.set(be.matmulBT(qh, k, N, dh, D), h * N * D);
+      out.set(be.matmulBT(k, kh, D, dh, N), (heads + h) * N * D);
+    }
+    return out;
+  });
+  const cs = await cosSin(p, angles, `${op}.cos`);
+  // [sin | cos] of every angle, f bits.
+  const trig = await truncate(p, cat(p, [cs.sin, cs.cos]), cs.fracBits - f, `${op}.cos.trunc`);
+  const sinAt = 0;
+  const cosAt = 2 * heads * N * D;
+
+  // Per (sequence, head): φ(K)ᵀ [2D, n], mask·[V | 1] [n, dh + 1], φ(Q) [n, 2D].
+  const phiKT: Shared[] = [];
+  const vBlocks = headBlocks(p, vm, heads * (dh + 1), 0, dh + 1, d);
+  const phiQ: Shared[] = [];
+  for (let s = 0; s < seqs; s++) {
+    for (let h = 0; h < heads; h++) {
+      phiKT.push(
+        local(p, [2 * D, n], () => {
+          const x = trig.s;
+          const b = new BigUint64Array(2 * D * n);
+          const keys = (heads + h) * N * D + s * n;
+          for (let j = 0; j < D; j++) {
+            b.set(x.subarray(sinAt + keys + j * N, sinAt + keys + j * N + n), j * n);
+            b.set(x.subarray(cosAt + keys + j * N, cosAt + keys + j * N + n), (D + j) * n);
+          }
+          return b;
+        }),
+      );
+      phiQ.push(
+        local(p, [n, 2 * D], () => {
+          const x = trig.s;
+          const b = new BigUint64Array(n * 2 * D);
+          const rows = h * N * D + s * n * D;
+          for (let t = 0; t < n; t++) {
+            b.set(x.subarray(sinAt + rows + t * D, sinAt + rows + (t + 1) * D), t * 2 * D);
+            b.set(x.subarray(cosAt + rows + t * D, cosAt + rows + (t + 1) * D), t * 2 * D + D);
+          }
+          return b;
+        }),
+      );
+    }
+  }
+  const kv = await matmulManyRaw(p, phiKT, vBlocks, `${op}.kv`);
+  const kvT = await truncate(p, cat(p, kv), f, `${op}.kv.trunc`);
+  const kvBlocks = split(p, kvT, Array.from({ length: S }, () => [2 * D, dh + 1]));
+  const nd = await matmulManyRaw(p, phiQ, kvBlocks, `${op}.qkv`);
+  // [num | den] of every (sequence, head, query): [S·n, dh + 1], f bits.
+  const ndT = (await truncate(p, cat(p, nd), f, `${op}.qkv.trunc`)).reshape([S * n, dh + 1]);
+  const num = cols(p, ndT, 0, dh);
+  const den = cols(p, ndT, dh, 1).reshape([S * n]);
+  const invDen = await reciprocal(p, den, { floor: o.denFloor, octaves: o.denOctaves }, `${op}.den`);
+  const out = await mul(p, num, broadcastCols(p, invDen, dh), `${op}.div`);
+  return { ctx: fromHeadBlocks(p, out, dh, d), fracBits: f };
+}
+
+/**
+ * Softmax attention (the baseline). The caller pre-scales Wq and bq by 1/√dh (model owner, in the clear), so
+ * scores need no extra multiply. `maskBias` holds f-bit shares per token of 0 (real) or -bias (padding), added
+ * to every score of that key: exp then clips it to e^-16, which is 0 at f = 16.
+ */
+export async function softmaxAttention(p: Party, qkv: Shared, maskBias: Shared, d: AttentionDims, op: string): Promise<Context> {
+  const { seqs, n, heads, dh } = d;
+  const be = p.ring.backend;
+  const f = p.ring.fracBits;
+  const H = heads * dh;
+  const S = seqs * heads;
+  const q = headBlocks(p, qkv, 3 * H, 0, dh, d);
+  const kT = headBlocks(p, qkv, 3 * H, H, dh, d, true);
+  const v = headBlocks(p, qkv, 3 * H, 2 * H, dh, d);
+  const scores = await truncate(p, cat(p, await matmulManyRaw(p, q, kT, `${op}.scores`)), f, `${op}.scores.trunc`);
+  const masked = local(p, [S * n, n], () => {
+    const bias = new BigUint64Array(S * n * n);
+    const m = maskBias.s;
+    for (let s = 0; s < seqs; s++) {
+      const keys = m.subarray(s * n, (s + 1) * n);
+      for (let r = 0; r < heads * n; r++) bias.set(keys, (s * heads * n + r) * n);
+    }
+    return be.add(scores.s, bias);
+  });
+  const probs = await softmax(p, masked, `${op}.softmax`, { lo: -1, hi: Math.max(2, Math.ceil(Math.log2(n)) + 1) });
+  const pBlocks = split(p, probs, Array.from({ length: S }, () => [n, n]));
+  const ctx = await matmulManyRaw(p, pBlocks, v, `${op}.pv`);
+  return { ctx: fromHeadBlocks(p, cat(p, ctx), dh, d), fracBits: 2 * f };
+}
