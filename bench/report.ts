@@ -131,7 +131,7 @@ function orderedWorkloads(runs: RunRecord[], filter: (r: RunRecord) => boolean):
 
 // ---------------------------------------------------------------------------------------------------------
 
-function checkSection(res: BenchResults, settings: Record<string, NetworkSetting>): string[] {
+function checkSection(res: BenchResults): string[] {
   const out: string[] = ['## Link model (a) against real links (b)', ''];
   out.push(
     'The same network patterns run twice per setting: (a) every party a worker thread, messages delayed by the',
@@ -194,22 +194,22 @@ function checkSection(res: BenchResults, settings: Record<string, NetworkSetting
     'the network: they are reported, not held to the tolerance.',
     '',
   );
-  void settings;
   return out;
 }
 
-function workloadTables(res: BenchResults, figs: string[]): string[] {
+function workloadTables(res: BenchResults): string[] {
   const out: string[] = ['## Workloads', ''];
   out.push(
     'Each run: every party in its own worker thread on this machine, the link model of the setting between every',
     'pair (s0, s1, dealer, data owner, model owner all on separate emulated links); time = the slowest party\'s',
     'timed part (inputs and weights are shared, and fixed weights opened, in an untimed set-up; results are revealed',
     'to the data owner after the timer stops and checked against a float64 reference: "check"). "rounds" and bytes',
-    'are per server (S0 → S1) and dealer → S1 over the timed part; "net est." is bench/netem.ts `estimateTime`:',
-    'S1\'s ops in program order, each opening costing rounds · one-way + bytes / bandwidth, plus any stall waiting',
-    'for dealer material queued on the dealer\'s link (compute left out). "plain" is a float32 plaintext forward of the same',
-    'computation on one thread. All parties share this machine\'s cores, so compute is not parallel as it would be',
-    'on separate hosts.',
+    'are per server (S0 → S1) and dealer → S1 over the timed part; "net est." is bench/netem.ts `estimateTime` over',
+    'S1\'s receive trace: each opening costs one-way + its bytes / bandwidth, plus any stall waiting for dealer material',
+    'queued on the dealer\'s link (the dealer is online here; compute left out). "plain" is the same computation in',
+    'float32 as plain JavaScript loops on one thread (no BLAS, no SIMD), while the MPC kernels are native Rust on all',
+    'cores: for matmul-bound work the MPC/plain ratio understates the MPC overhead against an optimised plaintext.',
+    'All parties share this machine\'s cores, so compute is not parallel as it would be on separate hosts.',
     '',
   );
   const plain = new Map(res.plain.map((p) => [p.workload, p]));
@@ -259,7 +259,6 @@ function workloadTables(res: BenchResults, figs: string[]): string[] {
     for (const m of res.missing) out.push(`- \`${m.id}\`: ${m.title}`);
     out.push('');
   }
-  void figs;
   return out;
 }
 
@@ -390,7 +389,6 @@ function figures(res: BenchResults, dir: string, rel: string): string[] {
 /** Renders REPORT.md (and the figures next to it, under `figuresDir`) from one invocation's results. */
 export function writeReport(res: BenchResults, reportPath: string, figuresDir: string): void {
   const m = res.meta;
-  const settings = Object.fromEntries(res.settings.map((s) => [s.name, s]));
   const lines: string[] = [
     '# Benchmark report',
     '',
@@ -417,9 +415,8 @@ export function writeReport(res: BenchResults, reportPath: string, figuresDir: s
     ),
     '',
   ];
-  lines.push(...checkSection(res, settings));
-  const figs: string[] = [];
-  lines.push(...workloadTables(res, figs));
+  lines.push(...checkSection(res));
+  lines.push(...workloadTables(res));
   const rel = relative(dirname(reportPath), figuresDir).split('\\').join('/');
   lines.push(...figures(res, figuresDir, rel));
   lines.push(...perOpSection(res));

@@ -114,6 +114,22 @@ function best(reps: number, budgetMs: number, f: () => void): { ms: number; reps
 
 const label = (s: SettingName | null): string => s ?? 'none';
 
+/**
+ * A program's per-op counts do not depend on the network, so only the first run of each workload keeps them;
+ * the others keep totals and per-peer counts (`opsOmitted`). Keeps a --full result file small.
+ */
+function compactRuns(runs: RunRecord[]): void {
+  const seen = new Set<string>();
+  for (const r of runs) {
+    if (!seen.has(r.workload)) {
+      seen.add(r.workload);
+      continue;
+    }
+    for (const snap of Object.values(r.snapshots)) if (snap) snap.ops = {};
+    r.opsOmitted = true;
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = performance.now();
@@ -204,9 +220,10 @@ async function main(): Promise<void> {
     failures,
     missing: PLANNED_WORKLOADS.filter((p) => !ids.has(p.id)),
   };
+  compactRuns(runs);
   mkdirSync(args.out, { recursive: true });
   const file = join(args.out, `${date.replace(/[:.]/g, '-')}-${commit.slice(0, 8)}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 1)}\n`);
+  writeFileSync(file, `${JSON.stringify(results)}\n`);
   writeReport(results, args.report, join(args.out, 'figures'));
   console.log(`wrote ${file} and ${args.report}${failures.length > 0 ? ` (${failures.length} failures)` : ''}`);
   if (failures.length > 0) process.exitCode = 1;

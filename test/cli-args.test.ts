@@ -79,7 +79,7 @@ test('tune: usage errors exit 2 and say what to change', (t) => {
   ];
   for (const [args, message] of cases) {
     const r = cli('tune', ...args);
-    t.is(r.code, 2, args.join(' '));
+    t.is(r.code, 2, `${args.join(' ')}\n${r.stderr}`);
     t.is(r.stderr.split('\n').find((l) => l.startsWith('secp-tune')), message, args.join(' '));
     t.regex(r.stderr, /Run `secp-tune tune --help` for the options\./);
   }

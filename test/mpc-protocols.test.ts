@@ -176,7 +176,7 @@ test('cosine protocol: one round, 8 bytes per element per server, error ≤ 3·2
   assertUniformOpenings(t, r.opened.s1, 'cos');
 });
 
-test('CrypTen-style cosine baseline: 21 rounds and within 2e-2 for |x| ≤ 4', async (t) => {
+test('CrypTen-style cosine baseline: 21 rounds and within 3e-2 for |x| ≤ 4', async (t) => {
   const n = 500;
   const x = randomReals('cc', n, 4);
   const r = await runMpc({
@@ -184,7 +184,7 @@ test('CrypTen-style cosine baseline: 21 rounds and within 2e-2 for |x| ≤ 4', a
     outputSizes: [n],
     run: async (p, [X]) => ({ reveal: [(await cosSinCrypten(p, X!)).cos] }),
   });
-  t.true(maxErr(r.outputs[0]!, x.map(Math.cos)) < 2e-2, `error ${maxErr(r.outputs[0]!, x.map(Math.cos))}`);
+  t.true(maxErr(r.outputs[0]!, x.map(Math.cos)) < 3e-2, `error ${maxErr(r.outputs[0]!, x.map(Math.cos))}`);
   const ops = r.links.get('s0')!.meter.snapshot().ops;
   const rounds = Object.entries(ops).filter(([k]) => k.startsWith('cos.crypten')).reduce((s, [, v]) => s + v.rounds, 0);
   t.is(rounds, 21, '1 scaling truncation + 10 × (product + truncation)');

@@ -144,7 +144,7 @@ test('worker threads give the same logits bit for bit', async (t) => {
   const task = resolveTask('sst2');
   const bs = batches(model, task);
   const one = await PlainEvaluator.create({ model: dir, task, batches: bs, threads: 1 });
-  const three = await PlainEvaluator.create({ model: dir, task, batches: bs, threads: 3 });
+  const three = await PlainEvaluator.create({ model, modelDir: dir, task, batches: bs, threads: 3 });
   try {
     const ps = prompts(5, 3 * 32);
     t.true(sameBits(await three.evaluate(ps, 'train'), await one.evaluate(ps, 'train')));
@@ -164,7 +164,7 @@ test('PlainEvaluator validates its options and inputs', async (t) => {
     message: `attention must be 'softmax' or 'rfa', got "linear"`,
   });
   await t.throwsAsync(PlainEvaluator.create({ model, task, batches: bs, threads: 2 }), {
-    message: 'threads > 1 needs the model as a folder path',
+    message: 'threads > 1 needs the model folder (model as a path, or modelDir)',
   });
   await t.throwsAsync(PlainEvaluator.create({ model, task, batches: { train: bs.train, dev: batches(model, task, 4).dev } }), {
     message: 'batches.dev has 4 prompt slots at 1, train has 3 at 1',

@@ -45,7 +45,11 @@ export async function runParty(w: Workload, role: PartyId, link: Link, ring: Rin
   return { role, setupMs, runMs, snapshot, wire, ...(trace ? { trace: trace.events } : {}), ...(metrics ? { metrics } : {}) };
 }
 
-/** Records every recv of `link` (slot taken at call time, bytes filled in on arrival) until stop(). */
+/**
+ * Records every recv of `link` (slot taken at call time, bytes filled in on arrival) until stop(). On stop,
+ * consecutive messages from the same party other than S0 are merged: they queue on one link, so the estimate
+ * (bench/netem.ts) is the same, and the trace stays short.
+ */
 function traceReceives(link: Link): { events: RecvTrace; stop(): void } {
   const events: RecvTrace = [];
   const recv = link.recv;
@@ -57,5 +61,15 @@ function traceReceives(link: Link): { events: RecvTrace; stop(): void } {
       return b;
     });
   };
-  return { events, stop: () => void (link.recv = recv) };
+  const stop = (): void => {
+    link.recv = recv;
+    const merged: RecvTrace = [];
+    for (const e of events) {
+      const last = merged[merged.length - 1];
+      if (last !== undefined && last[0] === e[0] && e[0] !== 's0') last[1] += e[1];
+      else merged.push([e[0], e[1]]);
+    }
+    events.splice(0, events.length, ...merged);
+  };
+  return { events, stop };
 }

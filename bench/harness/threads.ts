@@ -38,6 +38,8 @@ export interface RunRecord {
   predictedMs?: number;
   /** S1's receive trace of the timed part (bench/harness/party.ts), to re-estimate under other settings. */
   trace?: RecvTrace;
+  /** The snapshots' per-op counts were dropped (identical to the workload's first run; bench/run-all.ts). */
+  opsOmitted?: boolean;
 }
 
 export interface RunOptions {

@@ -36,7 +36,6 @@ function local(p: Party, shape: Shape, f: () => BigUint64Array): Shared {
 interface VecState {
   x: Shared | null;
   out: Shared | null;
-  outBits: number;
 }
 
 /** Angles in turns as ring words (2^64 = one turn): the data owner's input for Π_cosine. */
@@ -54,7 +53,7 @@ function cosSinWorkload(n: number): Workload<VecState> {
     params: { n },
     async setup(ctx) {
       const x = await share(ctx, 'data', 'in', [n], () => turnsOf(ctx.backend, n));
-      return { x, out: null, outBits: 0 };
+      return { x, out: null };
     },
     async run(ctx, s) {
       const p = ctx.party;
@@ -66,13 +65,12 @@ function cosSinWorkload(n: number): Workload<VecState> {
         o.set(r.sin.s, n);
         return o;
       });
-      s.outBits = r.fracBits;
     },
     async check(ctx, s) {
       const got = await revealTo(ctx, 'data', 'out', s.out, 2 * n);
       if (got === null) return undefined;
-      const bits = 2 * ctx.ring.fracBits;
-      const dec = ctx.backend.decode(got, bits);
+      // cosSin's outputs carry f + f bits (its default public precision), known to the data owner in advance.
+      const dec = ctx.backend.decode(got, 2 * ctx.ring.fracBits);
       const t = turnsOf(ctx.backend, n);
       const ref = new Float64Array(2 * n);
       for (let i = 0; i < n; i++) {
@@ -103,7 +101,7 @@ function cosSinCryptenWorkload(n: number): Workload<VecState> {
     params: { n },
     async setup(ctx) {
       const x = await share(ctx, 'data', 'in', [n], () => ctx.backend.encode(angles(ctx.backend), ctx.ring.fracBits));
-      return { x, out: null, outBits: 0 };
+      return { x, out: null };
     },
     async run(ctx, s) {
       const p = ctx.party;
@@ -151,7 +149,7 @@ function ltzWorkload(n: number): Workload<VecState> {
     params: { n },
     async setup(ctx) {
       const x = await share(ctx, 'data', 'in', [n], () => ctx.backend.encode(xs(ctx.backend), ctx.ring.fracBits));
-      return { x, out: null, outBits: 0 };
+      return { x, out: null };
     },
     async run(ctx, s) {
       const p = ctx.party;

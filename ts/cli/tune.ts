@@ -228,7 +228,8 @@ export function checkModeAvailable(mode: 'plaintext' | 'mpc'): void {
 export async function createEvaluator(mode: 'plaintext' | 'mpc', values: Values, prep: Prepared): Promise<Evaluator> {
   checkModeAvailable(mode);
   return PlainEvaluator.create({
-    model: str(values['model'])!,
+    model: prep.model,
+    modelDir: str(values['model'])!,
     task: prep.task,
     batches: prep.batches,
     attention: str(values['attention']) as 'rfa' | 'softmax',

@@ -38,7 +38,11 @@ export class InputParty {
 
   private async recv(from: PartyId, op: string, n: number): Promise<BigUint64Array> {
     const b = await this.link.recv(from, op);
-    if (b.byteLength !== n * 8) throw new SecpError('ERR_PROTOCOL_MISMATCH', `${op}: ${from} sent ${b.byteLength} bytes, expected ${n * 8}`);
+    if (b.byteLength !== n * 8) {
+      const err = new SecpError('ERR_PROTOCOL_MISMATCH', `${op}: ${from} sent ${b.byteLength} bytes, expected ${n * 8}`);
+      this.link.abort(err);
+      throw err;
+    }
     return new BigUint64Array(b.slice().buffer);
   }
 }

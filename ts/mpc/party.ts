@@ -125,7 +125,10 @@ export class Party {
   async recvWords(from: PartyId, op: string, n: number): Promise<BigUint64Array> {
     const b = await this.link.recv(from, op);
     if (b.byteLength !== n * 8) {
-      throw new SecpError('ERR_PROTOCOL_MISMATCH', `${op}: ${from} sent ${b.byteLength} bytes, expected ${n * 8}`);
+      // Fatal to the session: abort so that every other party fails fast instead of waiting.
+      const err = new SecpError('ERR_PROTOCOL_MISMATCH', `${op}: ${from} sent ${b.byteLength} bytes, expected ${n * 8}`);
+      this.link.abort(err);
+      throw err;
     }
     return wordsOf(b);
   }

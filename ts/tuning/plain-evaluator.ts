@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { SecpError } from '../../bindings/errors.js';
 import { loadModel, maxSequenceLength, EMBEDDINGS, type LoadedModel } from '../model/config.js';
-import { labelLogits, meanPool, RFA_DEFAULTS, type RfaOptions } from '../model/plain.js';
+import { labelLogits, meanPool, type RfaOptions } from '../model/plain.js';
 import type { Evaluator, Split } from './evaluator.js';
 import { FastPlainForward } from './plain-forward.js';
 import { labelWordIds, type EncodedBatch, type ResolvedTask } from './task.js';
@@ -17,8 +17,10 @@ import { labelWordIds, type EncodedBatch, type ResolvedTask } from './task.js';
 export type PromptMode = 'replace' | 'add';
 
 export interface PlainEvaluatorOptions {
-  /** A model folder (needed for threads > 1: each worker loads its own copy) or a loaded model. */
+  /** A model folder or a loaded model. */
   model: string | LoadedModel;
+  /** The folder a loaded `model` came from: worker threads (threads > 1) load their own copies from it. */
+  modelDir?: string;
   task: ResolvedTask;
   batches: { train: EncodedBatch; dev?: EncodedBatch; test?: EncodedBatch };
   /** Default 'rfa', the attention the MPC forward runs. */
@@ -216,7 +218,8 @@ export class PlainEvaluator implements Evaluator {
     if (!(logitScale > 0 && Number.isFinite(logitScale))) invalid(`logitScale must be a positive number, got ${logitScale}`);
     const threads = options.threads ?? PLAIN_EVALUATOR_DEFAULTS.threads;
     if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) invalid(`threads must be an integer in 1..256, got ${threads}`);
-    if (threads > 1 && typeof options.model !== 'string') invalid('threads > 1 needs the model as a folder path');
+    const modelDir = typeof options.model === 'string' ? options.model : options.modelDir;
+    if (threads > 1 && modelDir === undefined) invalid('threads > 1 needs the model folder (model as a path, or modelDir)');
     if (batches?.train === undefined) invalid('batches.train is required');
     const model = typeof options.model === 'string' ? loadModel(options.model) : options.model;
     const { config } = model;
@@ -279,9 +282,9 @@ export class PlainEvaluator implements Evaluator {
     const ev = new PlainEvaluator(model, fwd, head, { ...batches }, promptMode, description);
     if (threads > 1) {
       const setup: WorkerSetup = {
-        modelDir: options.model as string,
+        modelDir: modelDir!,
         attention,
-        rfa: attention === 'rfa' ? { ...RFA_DEFAULTS, ...options.rfa } : {},
+        rfa,
         promptMode,
         head,
         batches: { ...batches },
