@@ -1,11 +1,11 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyModel } from '../ts/model/tiny.js';
 import type { CommandSpec } from '../ts/cli/options.js';
-import { DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND } from '../ts/cli/stubs.js';
+import { DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND } from '../ts/cli/roles.js';
 import { TUNE_COMMAND } from '../ts/cli/tune.js';
 
 const CLI = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
@@ -85,14 +85,11 @@ test('tune: usage errors exit 2 and say what to change', (t) => {
   }
 });
 
-test('tune --mpc is not available yet: exit 3 with a clear message', (t) => {
-  const r = cli('tune', '--mpc', '--model', MODEL, '--train', join(FIXTURES, 'sentiment.csv'));
-  t.is(r.code, 3);
-  t.is(
-    r.stderr,
-    'secp-tune: tune --mpc is not available in this build yet: the MPC forward is not wired into the CLI. ' +
-      'Use --plaintext to run the same tuning with a local float64 forward (no privacy).\n',
-  );
+test('tune --mpc rejects the replace prompt mode with a clear message', (t) => {
+  const mpcArgs = TINY.map((a) => (a === '--plaintext' ? '--mpc' : a));
+  const r = cli('tune', ...mpcArgs, '--prompt-mode', 'replace');
+  t.is(r.code, 2);
+  t.regex(r.stderr, /tune --mpc adds the prompt to the embedding output: use --prompt-mode add/);
 });
 
 test('tune: data and runtime errors exit 1 with the file and line', (t) => {
@@ -111,43 +108,25 @@ test('tune: data and runtime errors exit 1 with the file and line', (t) => {
   t.regex(short.stderr, /seqLen 8 is too short/);
 });
 
-test('serve and share-model: options are parsed and validated, then exit 3 (not available yet)', (t) => {
-  const s = (...a: string[]) => cli('serve', ...a);
-  t.is(s('--listen', '127.0.0.1:7000').stderr.split('\n')[0], 'secp-tune serve: --role is required (which party this process is)');
-  t.is(s('--role', 's2', '--listen', '127.0.0.1:7000').stderr.split('\n')[0], 'secp-tune serve: --role must be one of s0, s1, dealer, got "s2"');
-  t.is(
-    s('--role', 's0', '--listen', 'localhost').stderr.split('\n')[0],
-    'secp-tune serve: --listen must be HOST:PORT with a port in 1..65535 (IPv6 as [::1]:PORT), got "localhost"',
-  );
-  t.is(s('--role', 's0', '--listen', 'h:70000').code, 2);
-  t.is(
-    s('--role', 's0', '--listen', 'h:7000', '--peer', 's0=h:7001').stderr.split('\n')[0],
-    "secp-tune serve: --peer s0=... names this process's own role",
-  );
-  t.is(
-    s('--role', 's0', '--listen', 'h:7000', '--peer', 'x=h:7001').stderr.split('\n')[0],
-    'secp-tune serve: --peer must be ROLE=HOST:PORT with ROLE one of s0, s1, dealer, data, model, got "x=h:7001"',
-  );
-  t.is(s('--role', 's0', '--listen', 'h:7000', '--tls-key', 'k.pem').stderr.split('\n')[0], 'secp-tune serve: --tls-key and --tls-cert go together');
-  const ok = s('--role', 's1', '--listen', '[::1]:7000', '--peer', 's0=10.0.0.1:7000', '--peer', 'dealer=t.example:7002');
-  t.is(ok.code, 3);
-  t.is(
-    ok.stderr,
-    'secp-tune: serve is not available in this build yet (would run s1 on ::1:7000 with peers s0=10.0.0.1:7000, dealer=t.example:7002)\n',
-  );
+test('serve and share-model: options are checked, a bad job file is a clear error', (t) => {
+  t.is(cli('serve', '--job', 'x.json').stderr.split('\n')[0], 'secp-tune serve: --role is required (which party this process is)');
+  t.is(cli('serve', '--role', 's2', '--job', 'x.json').stderr.split('\n')[0], 'secp-tune serve: --role must be one of s0, s1, dealer, got "s2"');
+  const missing = cli('serve', '--role', 's0', '--job', join(root, 'nope.json'));
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /cannot read the job file .*nope\.json/);
+  const bad = join(root, 'bad-job.json');
+  writeFileSync(bad, JSON.stringify({ sessions: { train: { addresses: {} } }, fracBits: 16 }));
+  t.regex(cli('share-model', '--model', MODEL, '--job', bad).stderr, /session train has no address for s0/);
+});
 
-  const m = (...a: string[]) => cli('share-model', ...a);
-  t.is(m('--model', root, '--s0', 'a:1', '--s1', 'b:2').stderr.split('\n')[0], `secp-tune share-model: --model ${root} has no config.json`);
-  t.is(m('--model', MODEL, '--s0', 'a:1', '--s1', 'a:1').stderr.split('\n')[0], 'secp-tune share-model: --s0 and --s1 are the same address');
-  t.is(m('--model', MODEL, '--s0', 'a:1', '--s1', 'b:2', '--frac-bits', '63').stderr.split('\n')[0], 'secp-tune share-model: --frac-bits must be an integer in 1..62, got "63"');
-  const good = m('--model', MODEL, '--s0', 'a:1', '--s1', 'b:2');
-  t.is(good.code, 3);
-  t.regex(good.stderr, /share-model is not available in this build yet \(would share .* with 16 fractional bits to S0 a:1 and S1 b:2\)/);
-
-  const demo = cli('demo');
-  t.is(demo.code, 3);
-  t.regex(demo.stdout, /^secp-tune demo \(MPC\) would:/);
-  t.regex(demo.stderr, /demo is not wired in this build yet; for now run the plaintext equivalent: secp-tune tune --plaintext/);
+test('tune --mpc --processes: every role its own process over loopback TCP, events carry bytes and rounds', (t) => {
+  const mpcArgs = TINY.map((a) => (a === '--plaintext' ? '--mpc' : a)).filter((a, i, all) => a !== '--threads' && all[i - 1] !== '--threads');
+  const r = cli('tune', ...mpcArgs, '--processes', '--attention', 'rfa', '--rfa-features', '8', '--budget', '8', '--json');
+  t.is(r.code, 0, r.stderr);
+  const events = jsonLines(r.stdout);
+  const gens = events.filter((e) => e['type'] === 'generation');
+  t.is(gens.length, 2);
+  t.true(gens.every((g) => (g['bytes'] as number) > 0 && (g['rounds'] as number) >= 0), JSON.stringify(gens[0]));
 });
 
 function jsonLines(stdout: string): Record<string, unknown>[] {

@@ -7,7 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SecpError } from '../../bindings/errors.js';
 import { NotAvailableError, UsageError, helpText, type CommandSpec } from './options.js';
-import { DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND, runDemo, runServe, runShareModel } from './stubs.js';
+import { DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND, runDemo, runServe, runShareModel } from './roles.js';
 import { TUNE_COMMAND, runTuneCommand } from './tune.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, notAvailable: 3, interrupted: 130 } as const;

@@ -12,9 +12,11 @@ import { DATA_DEFAULTS, examplesHash, loadDataset, sampleFewShot, subsample, typ
 import type { Evaluator } from '../tuning/evaluator.js';
 import { TUNE_DEFAULTS, tune, type TuneResult } from '../tuning/loop.js';
 import { PlainEvaluator, PLAIN_EVALUATOR_DEFAULTS } from '../tuning/plain-evaluator.js';
+import { MpcEvaluator, type Job } from '../tuning/mpc-evaluator.js';
+import { readJob, startLocalProcesses } from './roles.js';
 import { encodeExamples, placeholderIds, resolveTask, TASKS, type EncodedBatch, type ResolvedTask } from '../tuning/task.js';
 import { RFA_DEFAULTS } from '../model/plain.js';
-import { NotAvailableError, UsageError, checkRequired, parseCommand, type CommandSpec, type OptValue, type Parsed } from './options.js';
+import { UsageError, checkRequired, parseCommand, type CommandSpec, type OptValue, type Parsed } from './options.js';
 import { Progress, type ProgressMode } from './progress.js';
 
 const TASK_NAMES = Object.keys(TASKS);
@@ -28,13 +30,17 @@ export const TUNE_COMMAND: CommandSpec = {
   usage: 'secp-tune tune (--plaintext | --mpc) --model DIR --train FILE [options]',
   options: [
     { name: 'plaintext', kind: 'flag', group: 'Mode', help: 'run the forward locally in float64; the data and model are NOT protected' },
-    { name: 'mpc', kind: 'flag', group: 'Mode', help: 'run the forward under 2-party MPC (not available in this build yet)' },
+    { name: 'mpc', kind: 'flag', group: 'Mode', help: 'run the forward under 2-party MPC (S0, S1, dealer and model owner in this process unless --processes or --job)' },
+    { name: 'processes', kind: 'flag', group: 'Mode', help: 'mpc: start S0, S1, the dealer and the model owner as separate local processes over loopback TCP' },
+    { name: 'job', kind: 'path', arg: 'FILE', group: 'Mode', help: 'mpc: join the sessions of this job file (roles started with `secp-tune serve/share-model --job FILE`)' },
+    { name: 'timeout-sec', kind: 'int', min: 1, default: 600, group: 'Mode', help: 'mpc: a party silent this long ends the session (killed peers are detected at once)' },
 
     { name: 'model', kind: 'path', arg: 'DIR', group: 'Model', required: true, help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
     { name: 'kind', kind: 'enum', values: ['auto', 'mlm', 'pooled'], default: 'auto', group: 'Model', help: "how logits are read: MLM head at [MASK], or pooled embedding vs label texts; auto: 'mlm' if the model has an MLM head" },
     { name: 'attention', kind: 'enum', values: ['rfa', 'softmax'], default: PLAIN_EVALUATOR_DEFAULTS.attention, group: 'Model', help: 'attention: random features (what the MPC forward runs) or exact softmax' },
     { name: 'rfa-features', kind: 'int', min: 1, max: 65536, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
     { name: 'rfa-seed', kind: 'int', min: 0, default: RFA_DEFAULTS.seed, group: 'Model', help: 'seed of the public random-feature matrices' },
+    { name: 'rfa-tau', kind: 'number', min: 1e-6, defaultText: 'sqrt(head dim)', group: 'Model', help: 'RFA kernel temperature: weights ∝ exp(tau·cos(q, k))' },
     { name: 'logit-scale', kind: 'number', min: 1e-6, default: PLAIN_EVALUATOR_DEFAULTS.logitScale, group: 'Model', help: 'pooled kind: logits = scale × cosine similarity' },
     { name: 'threads', kind: 'int', min: 1, max: 256, defaultText: 'all CPUs', group: 'Model', help: 'plaintext: worker threads' },
 
@@ -94,7 +100,7 @@ export const TUNE_COMMAND: CommandSpec = {
 };
 
 /** Options that change only how the run is shown or how fast it goes; they may differ on resume. */
-const PRESENTATION = new Set(['json', 'progress', 'threads', 'resume', 'overwrite', 'checkpoint', 'out', 'plaintext', 'mpc']);
+const PRESENTATION = new Set(['json', 'progress', 'threads', 'resume', 'overwrite', 'checkpoint', 'out', 'plaintext', 'mpc', 'processes', 'job', 'timeout-sec']);
 
 type Values = Parsed['values'];
 
@@ -214,28 +220,34 @@ export function prepare(values: Values, log: (line: string) => void): Prepared {
   };
 }
 
-/** Fails fast, before any data is read, for a mode this build cannot run. */
-export function checkModeAvailable(mode: 'plaintext' | 'mpc'): void {
+/** The hook where the forward is chosen: the plaintext float64 forward, or the 2-party MPC forward. */
+export async function createEvaluator(mode: 'plaintext' | 'mpc', values: Values, prep: Prepared, log: (line: string) => void = () => undefined): Promise<Evaluator> {
+  const attention = str(values['attention']) as 'rfa' | 'softmax';
+  const rfa = {
+    features: num(values['rfa-features'])!,
+    seed: num(values['rfa-seed'])!,
+    ...(values['rfa-tau'] !== undefined ? { tau: num(values['rfa-tau'])! } : {}),
+  };
+  const logitScale = num(values['logit-scale'])!;
   if (mode === 'mpc') {
-    throw new NotAvailableError(
-      'tune --mpc is not available in this build yet: the MPC forward is not wired into the CLI. ' +
-        'Use --plaintext to run the same tuning with a local float64 forward (no privacy).',
-    );
+    if (str(values['prompt-mode']) !== 'add') throw new UsageError("tune --mpc adds the prompt to the embedding output: use --prompt-mode add");
+    let job: Job | undefined;
+    const jobFile = str(values['job']);
+    if (jobFile !== undefined) job = readJob(jobFile);
+    else if (values['processes'] === true) {
+      job = await startLocalProcesses(prep, { attention, rfa, logitScale, timeoutSec: num(values['timeout-sec'])!, modelDir: str(values['model'])! }, log);
+    }
+    return MpcEvaluator.create({ model: prep.model, task: prep.task, batches: prep.batches, attention, rfa, logitScale, ...(job ? { job } : {}) });
   }
-}
-
-/** The hook where the forward is chosen: plaintext now, MPC once ts/model/mpc.ts is wired in. */
-export async function createEvaluator(mode: 'plaintext' | 'mpc', values: Values, prep: Prepared): Promise<Evaluator> {
-  checkModeAvailable(mode);
   return PlainEvaluator.create({
     model: prep.model,
     modelDir: str(values['model'])!,
     task: prep.task,
     batches: prep.batches,
-    attention: str(values['attention']) as 'rfa' | 'softmax',
-    rfa: { features: num(values['rfa-features'])!, seed: num(values['rfa-seed'])! },
+    attention,
+    rfa,
     promptMode: str(values['prompt-mode']) as 'add' | 'replace',
-    logitScale: num(values['logit-scale'])!,
+    logitScale,
     threads: num(values['threads']) ?? Math.max(1, availableParallelism()),
   });
 }
@@ -278,8 +290,6 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
   if (checkpoint !== undefined && parsed.values['resume'] !== true && existsSync(checkpoint) && values['overwrite'] !== true) {
     throw new UsageError(`tune: checkpoint ${checkpoint} already exists; add --resume to continue it or --overwrite to start over`);
   }
-  checkModeAvailable(mode);
-
   const prep = prepare(values, (l) => progress.log(l));
   progress.log(
     `task ${prep.task.name} (${prep.task.kind}), labels ${prep.task.labels.join('/')}, ` +
@@ -287,7 +297,7 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
       (prep.counts.truncated > 0 ? ` (${prep.counts.truncated} cut to --seq-len ${num(values['seq-len'])})` : ''),
   );
   if (mode === 'plaintext') progress.log('plaintext mode: the forward runs locally in float64; nothing is private');
-  const evaluator = await createEvaluator(mode, values, prep);
+  const evaluator = await createEvaluator(mode, values, prep, (l) => progress.log(l));
   const metricName = prep.task.metric === 'f1' ? 'f1' : 'acc';
   progress.metric = metricName;
   let result: TuneResult | undefined;

@@ -106,9 +106,11 @@ export const MPC_DEFAULTS = {
   attention: 'rfa',
   promptStart: 1,
   ranges: {
-    // Measured on bert-base-uncased and all-MiniLM-L6-v2: LayerNorm input variances 2^-5.4..2^10.3, per-head
-    // |q|², |k|² 2^0.9..2^8.3. Each octave costs one comparison per row (LayerNorm) or per (token, head).
-    layerNorm: { lo: -12, hi: 14 },
+    // Measured on bert-base-uncased and all-MiniLM-L6-v2: LayerNorm input variances 2^-5.4..2^10.3 with
+    // softmax, up to 2^13.8 with RFA (clamped normalisers give attention outputs num/epsDen ~ 10^3), per-head
+    // |q|², |k|² 2^0.9..2^8.3. Each octave costs one comparison per row (LayerNorm) or per (token, head); the
+    // LayerNorm's squares need |x - mean| < 2^(31-f) anyway (2^15 at f = 16).
+    layerNorm: { lo: -12, hi: 24 },
     // |q|² below 2^-6 is out of range (q̂ gets the wrong length): it only happens for q ≈ 0.
     qkNorm: { lo: -6, hi: 14 },
     poolNorm: { lo: -10, hi: 16 },

@@ -41,6 +41,47 @@ export type HeadSpec =
   | { kind: 'mlm'; labelIds: number[] }
   | { kind: 'pooled'; labelEmbeddings: Float64Array; logitScale: number };
 
+/** Checks that every split's batch fits the model and the task (same prompt slots as train, labels in range). */
+export function validateBatches(model: LoadedModel, task: ResolvedTask, batches: { train: EncodedBatch; dev?: EncodedBatch; test?: EncodedBatch }): void {
+  const { config } = model;
+  const first = batches.train;
+  for (const split of ['train', 'dev', 'test'] as const) {
+    const b = batches[split];
+    if (b === undefined) continue;
+    if (b.promptLength !== first.promptLength || b.promptStart !== first.promptStart) {
+      invalid(`batches.${split} has ${b.promptLength} prompt slots at ${b.promptStart}, train has ${first.promptLength} at ${first.promptStart}`);
+    }
+    if (b.seqLen > maxSequenceLength(config)) invalid(`batches.${split}: seqLen ${b.seqLen} exceeds the model's ${maxSequenceLength(config)}`);
+    for (let i = 0; i < b.labels.length; i++) {
+      if (b.labels[i]! < 0 || b.labels[i]! >= task.labels.length) invalid(`batches.${split}: label ${b.labels[i]} out of range`);
+    }
+    if (task.kind === 'mlm' && b.maskPos.some((p) => p < 0 || p >= b.seqLen)) invalid(`batches.${split}: missing [MASK] positions`);
+  }
+}
+
+/**
+ * The head both evaluators read logits from: the MLM head's label-word rows, or (pooled kind) the mean-pooled,
+ * L2-normalised embeddings of the task's public label texts, computed here in the clear with `fwd` (under MPC
+ * the model owner does this once: the label texts are public, the embeddings reveal two vectors of the model).
+ */
+export function resolveHead(model: LoadedModel, fwd: FastPlainForward, task: ResolvedTask, logitScale: number): HeadSpec {
+  if (task.kind === 'mlm') {
+    if (!model.hasMlmHead) {
+      throw new SecpError('ERR_MISSING_TENSOR', 'the model has no MLM head (a BertModel checkpoint); use the pooled kind');
+    }
+    return { kind: 'mlm', labelIds: labelWordIds(model.tokenizer, task) };
+  }
+  const texts = task.labelTexts!;
+  const H = model.config.hidden;
+  const labelEmbeddings = new Float64Array(texts.length * H);
+  texts.forEach((text, l) => {
+    const enc = model.tokenizer.encode(text);
+    const hidden = fwd.forward({ ids: enc.ids, typeIds: enc.typeIds, attentionMask: enc.attentionMask });
+    labelEmbeddings.set(meanPool(hidden, H, enc.attentionMask, true), l * H);
+  });
+  return { kind: 'pooled', labelEmbeddings, logitScale };
+}
+
 /** Everything a worker needs besides the model itself (structured-clone safe). */
 export interface WorkerSetup {
   modelDir: string;
@@ -224,39 +265,11 @@ export class PlainEvaluator implements Evaluator {
     const model = typeof options.model === 'string' ? loadModel(options.model) : options.model;
     const { config } = model;
 
-    const first = batches.train;
-    for (const split of ['train', 'dev', 'test'] as const) {
-      const b = batches[split];
-      if (b === undefined) continue;
-      if (b.promptLength !== first.promptLength || b.promptStart !== first.promptStart) {
-        invalid(`batches.${split} has ${b.promptLength} prompt slots at ${b.promptStart}, train has ${first.promptLength} at ${first.promptStart}`);
-      }
-      if (b.seqLen > maxSequenceLength(config)) invalid(`batches.${split}: seqLen ${b.seqLen} exceeds the model's ${maxSequenceLength(config)}`);
-      for (let i = 0; i < b.labels.length; i++) {
-        if (b.labels[i]! < 0 || b.labels[i]! >= task.labels.length) invalid(`batches.${split}: label ${b.labels[i]} out of range`);
-      }
-      if (task.kind === 'mlm' && b.maskPos.some((p) => p < 0 || p >= b.seqLen)) invalid(`batches.${split}: missing [MASK] positions`);
-    }
+    validateBatches(model, task, batches);
 
     const rfa: RfaOptions = attention === 'rfa' ? { ...options.rfa } : {};
     const fwd = new FastPlainForward(model, { attention, rfa });
-    let head: HeadSpec;
-    if (task.kind === 'mlm') {
-      if (!model.hasMlmHead) {
-        throw new SecpError('ERR_MISSING_TENSOR', 'the model has no MLM head (a BertModel checkpoint); use the pooled kind');
-      }
-      head = { kind: 'mlm', labelIds: labelWordIds(model.tokenizer, task) };
-    } else {
-      const texts = task.labelTexts!;
-      const H = config.hidden;
-      const labelEmbeddings = new Float64Array(texts.length * H);
-      texts.forEach((text, l) => {
-        const enc = model.tokenizer.encode(text);
-        const hidden = fwd.forward({ ids: enc.ids, typeIds: enc.typeIds, attentionMask: enc.attentionMask });
-        labelEmbeddings.set(meanPool(hidden, H, enc.attentionMask, true), l * H);
-      });
-      head = { kind: 'pooled', labelEmbeddings, logitScale };
-    }
+    const head = resolveHead(model, fwd, task, logitScale);
     const resolvedRfa =
       fwd.encoder.rfa === undefined
         ? null

@@ -1,0 +1,198 @@
+/**
+ * The role processes of an MPC run and the demo that starts them: `secp-tune serve --role s0|s1|dealer --job
+ * FILE`, `secp-tune share-model --model DIR --job FILE`, and `tune --mpc --processes`, which writes a job for
+ * loopback addresses and starts the four other roles as child processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadModel } from '../model/config.js';
+import type { RfaOptions } from '../model/plain.js';
+import type { PartyId } from '../net/types.js';
+import { FRAC_BITS } from '../ring/tensor.js';
+import { MPC_PARTIES, runRole, specFor, type Job } from '../tuning/mpc-evaluator.js';
+import { FastPlainForward } from '../tuning/plain-forward.js';
+import { resolveHead } from '../tuning/plain-evaluator.js';
+import type { ResolvedTask } from '../tuning/task.js';
+import { UsageError, parseCommand, type CommandSpec } from './options.js';
+import type { Prepared } from './tune.js';
+
+export const SERVE_COMMAND: CommandSpec = {
+  name: 'serve',
+  summary: 'Run one compute party of an MPC job: server S0 or S1, or the dealer T, for every session of the job file.',
+  usage: 'secp-tune serve --role s0|s1|dealer --job FILE',
+  options: [
+    { name: 'role', kind: 'enum', values: ['s0', 's1', 'dealer'], required: true, group: 'Session', help: 'which party this process is' },
+    { name: 'job', kind: 'path', arg: 'FILE', required: true, group: 'Session', help: 'the job file (public: model configuration, shapes, addresses of every party)' },
+  ],
+  notes: ['Security: semi-honest, non-colluding S0, S1 and dealer. The dealer must not run in the same trust domain as S0 or S1.'],
+};
+
+export const SHARE_MODEL_COMMAND: CommandSpec = {
+  name: 'share-model',
+  summary: "The model owner's step: read a model folder and send one additive share of every weight to each server, for every session of the job.",
+  usage: 'secp-tune share-model --model DIR --job FILE',
+  options: [
+    { name: 'model', kind: 'path', arg: 'DIR', required: true, group: 'Model', help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
+    { name: 'job', kind: 'path', arg: 'FILE', required: true, group: 'Session', help: 'the job file' },
+  ],
+};
+
+export function readJob(file: string): Job {
+  let job: Job;
+  try {
+    job = JSON.parse(readFileSync(file, 'utf8')) as Job;
+  } catch (e) {
+    throw new UsageError(`cannot read the job file ${file}: ${(e as Error).message}`);
+  }
+  if (!job || typeof job !== 'object' || !job.sessions || typeof job.fracBits !== 'number') {
+    throw new UsageError(`${file} is not a job file (needs sessions and fracBits)`);
+  }
+  for (const [split, s] of Object.entries(job.sessions)) {
+    for (const p of MPC_PARTIES) {
+      const a = s?.addresses?.[p];
+      if (!a || typeof a.host !== 'string' || !Number.isInteger(a.port)) throw new UsageError(`${file}: session ${split} has no address for ${p}`);
+    }
+  }
+  return job;
+}
+
+export async function runServe(argv: readonly string[]): Promise<number> {
+  const p = parseCommand(SERVE_COMMAND, argv);
+  if (p.help) return -1;
+  await runRole(readJob(p.values['job'] as string), p.values['role'] as 's0' | 's1' | 'dealer');
+  return 0;
+}
+
+export async function runShareModel(argv: readonly string[]): Promise<number> {
+  const p = parseCommand(SHARE_MODEL_COMMAND, argv);
+  if (p.help) return -1;
+  const job = readJob(p.values['job'] as string);
+  const model = loadModel(p.values['model'] as string);
+  const task = { kind: job.labelTexts ? 'pooled' : 'mlm', labelTexts: job.labelTexts } as ResolvedTask;
+  await runRole(job, 'model', model, { task });
+  return 0;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+});
+
+/**
+ * Writes a job for loopback addresses and starts S0, S1, the dealer and the model owner as child processes;
+ * this process is the data owner. A child that dies makes the session fail fast (its sockets close).
+ */
+export async function startLocalProcesses(
+  prep: Prepared,
+  o: { attention: 'rfa' | 'softmax'; rfa: RfaOptions; logitScale: number; timeoutSec: number; modelDir: string },
+  log: (line: string) => void,
+): Promise<Job> {
+  const head = resolveHead(prep.model, new FastPlainForward(prep.model, { attention: o.attention, rfa: o.rfa }), prep.task, o.logitScale);
+  const job: Job = { sessions: {}, fracBits: FRAC_BITS, logitScale: o.logitScale, timeoutSec: o.timeoutSec };
+  if (prep.task.kind === 'pooled') job.labelTexts = [...prep.task.labelTexts!];
+  for (const split of ['train', 'dev', 'test'] as const) {
+    const batch = prep.batches[split];
+    if (!batch) continue;
+    const addresses = {} as Record<PartyId, { host: string; port: number }>;
+    for (const party of MPC_PARTIES) addresses[party] = { host: '127.0.0.1', port: await freePort() };
+    job.sessions[split] = { spec: specFor(prep.model, head, batch, o.attention, o.rfa), addresses };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'secp-job-'));
+  const file = join(dir, 'job.json');
+  writeFileSync(file, JSON.stringify(job));
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const start = (args: string[], name: string): void => {
+    const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+    child.on('exit', (code, signal) => {
+      if (code !== 0) log(`${name} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}${err ? `: ${err.trim().split('\n').pop()}` : ''}`);
+    });
+    children.push(child);
+  };
+  for (const role of ['s0', 's1', 'dealer'] as const) start(['serve', '--role', role, '--job', file], role);
+  start(['share-model', '--model', o.modelDir, '--job', file], 'model owner');
+  log(`started S0, S1, the dealer and the model owner as processes (pids ${children.map((c) => c.pid).join(', ')}); job ${file}`);
+  return job;
+}
+
+
+/** The demo's settings: small enough that the MPC run finishes in about 10 minutes on 2 cores. */
+export const DEMO_SETTINGS = {
+  kind: 'pooled',
+  task: 'sst2',
+  shots: 4,
+  devShots: 8,
+  seqLen: 24,
+  promptLength: 4,
+  dim: 20,
+  popsize: 4,
+  generations: 8,
+  evalEvery: 4,
+  testLimit: 32,
+  rfaFeatures: 32,
+} as const;
+
+export const DEMO_COMMAND: CommandSpec = {
+  name: 'demo',
+  summary:
+    'End-to-end private tuning on one machine: S0, S1, the dealer and the model owner as separate processes over\n' +
+    'loopback TCP, this process as the data owner, tuning a prompt for all-MiniLM-L6-v2 (pooled kind) on\n' +
+    'Rotten Tomatoes snippets under MPC. Prints the settings, progress, bytes, rounds and before/after accuracy.',
+  usage: 'secp-tune demo [options]',
+  options: [
+    { name: 'model', kind: 'path', arg: 'DIR', default: '.cache/models/all-MiniLM-L6-v2', group: 'Demo', help: 'model folder (scripts/fetch-assets.sh puts it there)' },
+    { name: 'data', kind: 'path', arg: 'DIR', default: '.cache/data/rotten_tomatoes', group: 'Demo', help: 'folder with train.jsonl and test.jsonl' },
+    { name: 'out', kind: 'path', arg: 'FILE', default: 'demo-prompt.json', group: 'Demo', help: 'where the tuned prompt (best z, scores, settings) is written' },
+    { name: 'generations', kind: 'int', min: 1, default: DEMO_SETTINGS.generations, group: 'Demo', help: 'CMA-ES generations' },
+    { name: 'plaintext', kind: 'flag', group: 'Demo', help: 'run the same settings with the plaintext forward instead of MPC (no privacy; for comparison)' },
+    { name: 'json', kind: 'flag', group: 'Output', help: 'print events as JSON lines on stdout' },
+  ],
+};
+
+export async function runDemo(argv: readonly string[], signal: AbortSignal): Promise<number> {
+  const p = parseCommand(DEMO_COMMAND, argv);
+  if (p.help) return -1;
+  const data = p.values['data'] as string;
+  const d = DEMO_SETTINGS;
+  const args = [
+    p.values['plaintext'] === true ? '--plaintext' : '--mpc',
+    ...(p.values['plaintext'] === true ? [] : ['--processes']),
+    '--model', p.values['model'] as string,
+    '--train', join(data, 'train.jsonl'),
+    '--test', join(data, 'test.jsonl'),
+    '--test-limit', String(d.testLimit),
+    '--kind', d.kind,
+    '--task', d.task,
+    '--shots', String(d.shots),
+    '--dev-shots', String(d.devShots),
+    '--seq-len', String(d.seqLen),
+    '--prompt-length', String(d.promptLength),
+    '--dim', String(d.dim),
+    '--popsize', String(d.popsize),
+    '--max-generations', String(p.values['generations']),
+    '--budget', String(1e9),
+    '--eval-every', String(d.evalEvery),
+    '--rfa-features', String(d.rfaFeatures),
+    '--out', p.values['out'] as string,
+    ...(p.values['json'] === true ? ['--json'] : []),
+  ];
+  process.stderr.write(`secp-tune demo: secp-tune tune ${args.join(' ')}\n`);
+  const { runTuneCommand } = await import('./tune.js');
+  return runTuneCommand(args, signal);
+}
