@@ -142,8 +142,8 @@ export const DEMO_SETTINGS = {
   promptLength: 4,
   dim: 20,
   popsize: 4,
-  generations: 8,
-  evalEvery: 4,
+  generations: 6,
+  evalEvery: 3,
   testLimit: 32,
   rfaFeatures: 32,
 } as const;

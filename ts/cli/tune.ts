@@ -33,7 +33,7 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'mpc', kind: 'flag', group: 'Mode', help: 'run the forward under 2-party MPC (S0, S1, dealer and model owner in this process unless --processes or --job)' },
     { name: 'processes', kind: 'flag', group: 'Mode', help: 'mpc: start S0, S1, the dealer and the model owner as separate local processes over loopback TCP' },
     { name: 'job', kind: 'path', arg: 'FILE', group: 'Mode', help: 'mpc: join the sessions of this job file (roles started with `secp-tune serve/share-model --job FILE`)' },
-    { name: 'timeout-sec', kind: 'int', min: 1, default: 600, group: 'Mode', help: 'mpc: a party silent this long ends the session (killed peers are detected at once)' },
+    { name: 'timeout-sec', kind: 'int', min: 1, default: 3600, group: 'Mode', help: 'mpc: a party silent this long ends the session (a killed peer is detected at once; idle sessions wait between evaluations)' },
 
     { name: 'model', kind: 'path', arg: 'DIR', group: 'Model', required: true, help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
     { name: 'kind', kind: 'enum', values: ['auto', 'mlm', 'pooled'], default: 'auto', group: 'Model', help: "how logits are read: MLM head at [MASK], or pooled embedding vs label texts; auto: 'mlm' if the model has an MLM head" },
