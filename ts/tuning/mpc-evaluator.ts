@@ -105,6 +105,8 @@ interface SplitSession {
   data: DataOwner;
   links: Link[];
   done?: Promise<void>;
+  /** Over TCP: the servers' last reported traffic (bytes sent by S0 and S1, S0's rounds). */
+  remote?: { bytes: number; rounds: number };
 }
 
 export class MpcEvaluator implements Evaluator {
@@ -141,7 +143,7 @@ export class MpcEvaluator implements Evaluator {
           const js = opts.job.sessions[split];
           if (!js) throw new SecpError('ERR_INVALID_ARGUMENT', `the job has no ${split} session`);
           const link = await joinSession(opts.job, split, 'data');
-          sessions[split] = { data: new DataOwner(link, ring, js.spec), links: [link] };
+          sessions[split] = { data: new DataOwner(link, ring, js.spec), links: [link], remote: { bytes: 0, rounds: 0 } };
           // The head's public part comes from the job (label ids) or from the model owner (label embeddings).
           head ??= js.spec.head.kind === 'mlm'
             ? { kind: 'mlm', labelIds: [...js.spec.head.labelIds] }
@@ -184,6 +186,11 @@ export class MpcEvaluator implements Evaluator {
     const s = this.sessions[split];
     if (!s) throw new SecpError('ERR_INVALID_ARGUMENT', `this evaluator has no ${split} split`);
     const perCandidate = await s.data.forward(prompts);
+    if (s.remote) {
+      const link = s.links[0]!;
+      const [m0, m1] = await Promise.all((['s0', 's1'] as const).map(async (from) => new Float64Array((await link.recv(from, 'meter')).slice().buffer)));
+      s.remote = { bytes: m0![0]! + m1![0]!, rounds: m0![1]! };
+    }
     const out = new Float64Array(perCandidate.reduce((n, c) => n + c.length, 0));
     let at = 0;
     for (const c of perCandidate) {
@@ -194,11 +201,19 @@ export class MpcEvaluator implements Evaluator {
     return out;
   }
 
-  /** Bytes sent by every party this process can see (all of them in local mode; the data owner's over TCP). */
+  /**
+   * Bytes sent by all parties and the rounds between the servers: counted on every link in this process, or,
+   * over TCP, the data owner's own traffic plus what the servers report after each forward (the dealer's
+   * traffic to S1 is not included there).
+   */
   meter(): EvaluatorMeter {
     let bytes = 0;
     let rounds = 0;
     for (const s of Object.values(this.sessions)) {
+      if (s.remote) {
+        bytes += s.remote.bytes;
+        rounds += s.remote.rounds;
+      }
       for (const l of s.links) {
         const t = l.meter.snapshot().total;
         bytes += t.bytesSent;
@@ -213,6 +228,21 @@ export class MpcEvaluator implements Evaluator {
     await Promise.all(Object.values(this.sessions).map((s) => s.done ?? Promise.resolve()));
     for (const s of Object.values(this.sessions)) for (const l of s.links) if (l.self === 'data') await l.close();
   }
+}
+
+/**
+ * After every output a server reveals to the data owner, it also tells it its cumulative traffic (bytes sent,
+ * rounds): public counts, so that a data owner in another process can report bytes and rounds per generation.
+ */
+function reportTraffic(link: Link): void {
+  const send = link.send.bind(link);
+  link.send = (to, op, body) => {
+    send(to, op, body);
+    if (to === 'data' && op === 'logits') {
+      const t = link.meter.snapshot().total;
+      send('data', 'meter', new Uint8Array(Float64Array.of(t.bytesSent, t.rounds).buffer));
+    }
+  };
 }
 
 /** A role process of a job (`secp-tune serve` / `share-model`): runs its part of every split's session. */
@@ -234,6 +264,7 @@ export async function runRole(job: Job, role: Role | 'model', model?: LoadedMode
       await link.close();
       return;
     }
+    if (role !== 'dealer') reportTraffic(link);
     await runServer(role, link, ring, spec);
     await link.close();
   }));
