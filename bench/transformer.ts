@@ -16,8 +16,8 @@
  * outputs); rounds are S0's (both servers count the same).
  * Time is wall-clock with all parties sharing this machine's cores, so it is the sum of their compute; 'cpu s' is
  * this process's CPU time over the same step (all threads), which other load on the machine does not inflate.
- * The dealer only sends, so in one process it runs ahead of the servers and much of its work lands in the first
- * layer's time: compare layers by 'mean per layer' (the total divided by the layers), not one by one.
+ * The dealer runs up to one layer ahead of the servers (MpcEncoder paces it), so some of its work lands in the
+ * previous layer's time: 'mean per layer' (the total divided by the layers) is the number to compare.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -162,7 +162,7 @@ async function run(attention: 'rfa' | 'softmax'): Promise<Result> {
 }
 
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
-const NOTE = 'time per layer: the dealer runs ahead of the servers in one process, so layer 0 carries much of its work; use the mean';
+const NOTE = 'time per layer: the dealer works up to one layer ahead of the servers, so compare the mean per layer';
 const fmt = (r: Stats) => [r.seconds.toFixed(2), r.cpu.toFixed(2), mb(r.bytes), String(r.rounds)];
 const table = (rows: string[][]) => {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -715,6 +715,7 @@ export class MpcEncoder {
           })
         : undefined;
     for (let l = 0; l < s.config.layers; l++) {
+      await this.pace(l);
       this.phase(`layer ${l}`);
       x = await this.layer(l, x, C * B, mask, maskBias);
     }
@@ -722,6 +723,18 @@ export class MpcEncoder {
     const logits = await this.headLogits(x, C);
     reveal(p, 'data', 'logits', logits);
     this.phase('done');
+  }
+
+  /**
+   * Flow control: the dealer only sends, so it would otherwise run up to a whole forward ahead of the servers
+   * and queue all of its messages (tens of GB for bert-base). It starts layer l ≥ 1 only once S1 has: at most
+   * one layer of dealer messages is in flight. One empty message per layer, off the servers' critical path.
+   */
+  private async pace(l: number): Promise<void> {
+    const { p } = this;
+    if (l === 0) return;
+    if (p.role === 's1') p.link.send('dealer', 'pace', new Uint8Array(0));
+    else if (p.isDealer) await p.link.recv('s1', 'pace');
   }
 
   private async layer(l: number, x: Shared, seqs: number, mask: Shared, maskBias: Shared | undefined): Promise<Shared> {
