@@ -715,7 +715,7 @@ export class MpcEncoder {
           })
         : undefined;
     for (let l = 0; l < s.config.layers; l++) {
-      await this.pace(l);
+      await this.pace(l === 0);
       this.phase(`layer ${l}`);
       x = await this.layer(l, x, C * B, mask, maskBias);
     }
@@ -727,12 +727,13 @@ export class MpcEncoder {
 
   /**
    * Flow control: the dealer only sends, so it would otherwise run up to a whole forward ahead of the servers
-   * and queue all of its messages (tens of GB for bert-base). It starts layer l ≥ 1 only once S1 has: at most
-   * one layer of dealer messages is in flight. One empty message per layer, off the servers' critical path.
+   * and queue all of its messages (tens of GB for bert-base). At each pacing point but a forward's first, S1
+   * tells the dealer it got there and the dealer waits for that, so at most one stretch (QKV + attention, or
+   * the FFN) of dealer messages is in flight. One empty message per point, off the servers' critical path.
    */
-  private async pace(l: number): Promise<void> {
+  private async pace(first = false): Promise<void> {
     const { p } = this;
-    if (l === 0) return;
+    if (first) return;
     if (p.role === 's1') p.link.send('dealer', 'pace', new Uint8Array(0));
     else if (p.isDealer) await p.link.recv('s1', 'pace');
   }
@@ -752,6 +753,7 @@ export class MpcEncoder {
     this.phase(`layer ${l} output`);
     const a = await truncate(p, await matmulFixedRaw(p, ctx, w.o, `${op}.o`), fracBits, `${op}.o.trunc`);
     const x1 = await layerNorm(p, add(p, addRow(p, a, w.oB), x), w.ln1, `${op}.ln1`, s.ranges.layerNorm);
+    await this.pace();
     const h = addRow(p, await truncate(p, await matmulFixedRaw(p, x1, w.ffn1, `${op}.ffn1`), f, `${op}.ffn1.trunc`), w.ffn1B);
     const g = await gelu(p, h, `${op}.gelu`);
     const y = addRow(p, await truncate(p, await matmulFixedRaw(p, g, w.ffn2, `${op}.ffn2`), f, `${op}.ffn2.trunc`), w.ffn2B);
