@@ -144,10 +144,12 @@ export class MpcEvaluator implements Evaluator {
           if (!js) throw new SecpError('ERR_INVALID_ARGUMENT', `the job has no ${split} session`);
           const link = await joinSession(opts.job, split, 'data');
           sessions[split] = { data: new DataOwner(link, ring, js.spec), links: [link], remote: { bytes: 0, rounds: 0 } };
-          // The head's public part comes from the job (label ids) or from the model owner (label embeddings).
+          // The head's public part comes from the job (label ids) or from the model owner (label embeddings,
+          // sent on every split's session; all splits use the same).
+          const labels = js.spec.head.kind === 'pooled' ? new Float64Array((await link.recv('model', 'head.labels')).slice().buffer) : undefined;
           head ??= js.spec.head.kind === 'mlm'
             ? { kind: 'mlm', labelIds: [...js.spec.head.labelIds] }
-            : { kind: 'pooled', labelEmbeddings: new Float64Array((await link.recv('model', 'head.labels')).slice().buffer), logitScale };
+            : { kind: 'pooled', labelEmbeddings: labels!, logitScale };
         } else {
           const spec = specFor(model, head!, batch, attention, rfa);
           const local = createLocalSession(ring, spec, model.weights, { session: `local-${split}` });
