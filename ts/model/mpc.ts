@@ -36,6 +36,8 @@
  *   - Pooled head: masked mean by the pooling weights (one secret product per sequence, one round), then
  *     'dot' (mean · labels, 2f bits) or 'cosine' ((mean · unit labels) · rsqrt(|mean|²), 3f bits).
  *   - The logits are revealed to D only.
+ *   - S1 paces the dealer (one empty message per half layer): the dealer only sends, and would otherwise run
+ *     a whole forward ahead and queue all of its messages.
  * Error: ≈ 1e-3 per layer on unit-scale activations at f = 16 (dominated by LayerNorm's rsqrt and GELU's
  * fixed-point polynomial); test/model-mpc.test.ts checks ≤ 1e-2 on the logits of a 2-layer model.
  */
