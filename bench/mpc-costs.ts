@@ -5,8 +5,8 @@
  *   npm run build:ts && node dist/bench/mpc-costs.js [--n 4096]
  * Every protocol runs in a fresh in-process session (S0, S1, dealer, data owner) on inputs inside its
  * documented range; costs depend on sizes only (not on values, seeds or transport: see
- * test/mpc-transports.test.ts), and are linear in the element count for n a multiple of 64 (ltz packs
- * its last opening 64 bits to a word).
+ * test/mpc-transports.test.ts), and are linear in the element count for n a multiple of 64 (ltz opens
+ * bit planes, 64 elements to a word).
  */
 import { loadBackend } from '../bindings/index.js';
 import { fixWeight, type FixedWeight, matmulFixedRaw, matmulManyRaw, matmulPublic, mul, mulFixedRowRaw, mulRaw, squareRaw } from '../ts/mpc/beaver.js';
@@ -115,6 +115,7 @@ const CASES: Case[] = [
   { name: 'cosine/sine (turns), ours', shape: `[${N}]`, elements: N, inputs: [vec(-4, 4)], run: (p, [x]) => cosSin(p, anglesFromFeatures(p, x!.reshape([N, 1]), kT, 1)) },
   { name: 'cosine/sine, CrypTen 10 squarings', shape: `[${N}]`, elements: N, inputs: [vec(-4, 4)], run: (p, [x]) => cosSinCrypten(p, x!) },
   { name: 'sign / ltz', shape: `[${N}]`, elements: N, inputs: [vec(-4, 4)], run: (p, [x]) => ltz(p, x!) },
+  { name: 'sign / ltz at width k = 32 (|x| < 2^31 raw)', shape: `[${N}]`, elements: N, inputs: [vec(-4, 4)], run: (p, [x]) => ltz(p, x!, 'ltz', { bits: 32 }) },
   { name: 'ReLU', shape: `[${N}]`, elements: N, inputs: [vec(-4, 4)], run: (p, [x]) => relu(p, x!) },
   {
     name: 'select (given a bit)', shape: `[${N}]`, elements: N, inputs: [vec(-4, 4), vec(-4, 4), vec(-1, 1)],

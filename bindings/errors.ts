@@ -24,3 +24,10 @@ export function assertDim(name: string, v: number): void {
     throw new SecpError('ERR_INVALID_ARGUMENT', `${name} must be a non-negative integer, got ${String(v)}`);
   }
 }
+
+/** Throws ERR_INVALID_ARGUMENT unless `bits` is a bit-plane count 1..64 (toBitPlanes, fromBitPlanes). */
+export function assertPlaneBits(bits: number): void {
+  if (!Number.isInteger(bits) || bits < 1 || bits > 64) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: bit planes must be in 1..=64, got ${String(bits)}`);
+  }
+}

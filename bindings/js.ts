@@ -2,7 +2,7 @@
  * Plain-JS BigInt reference backend: the oracle the native and wasm backends are tested against,
  * and the "plain JS" column of the kernel bench. Same checks, same error codes, same float op order.
  */
-import { SecpError, assertDim } from './errors.js';
+import { SecpError, assertDim, assertPlaneBits } from './errors.js';
 import type { KernelBackend } from './types.js';
 
 const MASK = (1n << 64n) - 1n;
@@ -136,6 +136,31 @@ export function loadJs(): KernelBackend {
       if (!Number.isInteger(s) || s < 0 || s >= 64) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: shift must be in 0..64, got ${s}`);
       const sh = BigInt(s);
       return zip('shr_xor', a, b, out, (x, y) => (x >> sh) ^ y);
+    },
+    toBitPlanes(x, bits, out) {
+      assertPlaneBits(bits);
+      const w = Math.ceil(x.length / 64);
+      if (out !== undefined) checkLen('out', out.length, bits, w);
+      const o = out ?? new BigUint64Array(bits * w);
+      o.fill(0n);
+      for (let e = 0; e < x.length; e++) {
+        for (let j = 0; j < bits; j++) if ((x[e]! >> BigInt(j)) & 1n) o[j * w + (e >> 6)]! |= 1n << BigInt(e & 63);
+      }
+      return o;
+    },
+    fromBitPlanes(planes, bits, n, out) {
+      assertPlaneBits(bits);
+      assertDim('n', n);
+      const w = Math.ceil(n / 64);
+      checkLen('planes', planes.length, bits, w);
+      if (out !== undefined) checkSame('out', out.length, n);
+      const o = out ?? new BigUint64Array(n);
+      for (let e = 0; e < n; e++) {
+        let v = 0n;
+        for (let j = 0; j < bits; j++) v |= ((planes[j * w + (e >> 6)]! >> BigInt(e & 63)) & 1n) << BigInt(j);
+        o[e] = v;
+      }
+      return o;
     },
     beaverAnd(c, a, b, d, e, party0, out) {
       for (const [what, v] of [['a', a], ['b', b], ['d', d], ['e', e]] as const) checkSame(what, v.length, c.length);

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { assertDim, SecpError, type ErrorCode } from './errors.js';
+import { assertDim, assertPlaneBits, SecpError, type ErrorCode } from './errors.js';
 import type { KernelBackend } from './types.js';
 
 /** The addon's raw exports (crates/napi/src/lib.rs); outputs are always passed in. */
@@ -25,6 +25,8 @@ interface NativeAddon {
   truncFinish(c: BigUint64Array, rTr: BigUint64Array, rMsb: BigUint64Array, bits: number, party0: boolean, out: BigUint64Array): void;
   and(a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void;
   shrXor(a: BigUint64Array, s: number, b: BigUint64Array, out: BigUint64Array): void;
+  toBitPlanes(x: BigUint64Array, bits: number, out: BigUint64Array): void;
+  fromBitPlanes(planes: BigUint64Array, bits: number, out: BigUint64Array): void;
   beaverAnd(c: BigUint64Array, a: BigUint64Array, b: BigUint64Array, d: BigUint64Array, e: BigUint64Array, party0: boolean, out: BigUint64Array): void;
   scalarMul(a: BigUint64Array, s: bigint, out: BigUint64Array): void;
   sumAxis(a: BigUint64Array, rows: number, cols: number, axis: number, out: BigUint64Array): void;
@@ -170,6 +172,24 @@ function adapt(addon: NativeAddon, file: string): NativeBackend {
       const o = out ?? alloc(BigUint64Array, a.length);
       u64('out', o);
       call(() => addon.shrXor(a, s, b, o));
+      return o;
+    },
+    toBitPlanes(x, bits, out) {
+      u64('x', x);
+      assertPlaneBits(bits);
+      const o = out ?? alloc(BigUint64Array, bits * Math.ceil(x.length / 64));
+      u64('out', o);
+      call(() => addon.toBitPlanes(x, bits, o));
+      return o;
+    },
+    fromBitPlanes(planes, bits, n, out) {
+      u64('planes', planes);
+      assertPlaneBits(bits);
+      assertDim('n', n);
+      if (out !== undefined && out.length !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `shape mismatch: out: ${out.length} elements vs ${n} elements`);
+      const o = out ?? alloc(BigUint64Array, n);
+      u64('out', o);
+      call(() => addon.fromBitPlanes(planes, bits, o));
       return o;
     },
     truncFinish(c, rTr, rMsb, bits, party0, out) {

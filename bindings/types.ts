@@ -27,6 +27,13 @@ export interface KernelBackend {
   /** (a >> s) XOR b, logical shift, 0 ≤ s < 64. */
   shrXor(a: BigUint64Array, s: number, b: BigUint64Array, out?: BigUint64Array): BigUint64Array;
   /**
+   * Bit planes of the low `bits` (1..64) bits of x: with w = ⌈n/64⌉ words per plane, bit e mod 64 of word
+   * j·w + ⌊e/64⌋ is bit j of x[e]; padding bits are 0. Length bits·w. (The comparison's prefix tree runs on them.)
+   */
+  toBitPlanes(x: BigUint64Array, bits: number, out?: BigUint64Array): BigUint64Array;
+  /** The inverse of toBitPlanes for n elements: bits ≥ `bits` are 0, padding bits of `planes` are ignored. */
+  fromBitPlanes(planes: BigUint64Array, bits: number, n: number, out?: BigUint64Array): BigUint64Array;
+  /**
    * One Beaver AND on XOR shares, from a triple share (a, b, c = a∧b) and the opened d = x⊕a, e = y⊕b:
    * c ⊕ (d∧b) ⊕ (e∧a) ⊕ (party0 ? d∧e : 0). All arrays have the same length.
    */

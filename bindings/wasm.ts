@@ -23,7 +23,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SecpError, assertDim } from './errors.js';
+import { SecpError, assertDim, assertPlaneBits } from './errors.js';
 import type { KernelBackend } from './types.js';
 
 /** Where scripts/build-wasm.sh puts the module, relative to the package root. */
@@ -49,6 +49,8 @@ interface Exports {
   and(a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
   shr_xor(a: Ptr, aLen: number, s: number, b: Ptr, bLen: number, out: Ptr, outLen: number): number;
   trunc_finish(c: Ptr, rTr: Ptr, rMsb: Ptr, n: number, bits: number, party0: number, out: Ptr): number;
+  to_bit_planes(x: Ptr, xLen: number, bits: number, out: Ptr, outLen: number): number;
+  from_bit_planes(planes: Ptr, planesLen: number, bits: number, out: Ptr, outLen: number): number;
   beaver_and(c: Ptr, a: Ptr, b: Ptr, d: Ptr, e: Ptr, n: number, party0: number, out: Ptr): number;
   scalar_mul(a: Ptr, aLen: number, s: bigint, out: Ptr, outLen: number): number;
   sum_axis(a: Ptr, aLen: number, rows: number, cols: number, axis: number, out: Ptr, outLen: number): number;
@@ -213,6 +215,17 @@ function backendOf(x: Exports): KernelBackend {
       if (!Number.isInteger(s) || s < 0 || s >= 64) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: shift must be in 0..64, got ${s}`);
       return zip((pa, al, pb, bl, po, ol) => x.shr_xor(pa, al, s, pb, bl, po, ol), a, b, out);
     },
+    toBitPlanes(v, bits, out) {
+      assertPlaneBits(bits);
+      const len = out?.length ?? bits * Math.ceil(v.length / 64);
+      return map((pv, vl, po, ol) => x.to_bit_planes(pv, vl, bits, po, ol), v, out ?? new BigUint64Array(len));
+    },
+    fromBitPlanes(planes, bits, n, out) {
+      assertPlaneBits(bits);
+      u32('n', n);
+      if (out !== undefined && out.length !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `shape mismatch: out: ${out.length} elements vs ${n} elements`);
+      return map((pp, pl, po, ol) => x.from_bit_planes(pp, pl, bits, po, ol), planes, out ?? new BigUint64Array(n));
+    },
     truncFinish(c, rTr, rMsb, bits, party0, out) {
       const n = c.length;
       for (const [what, v] of [['r_tr', rTr], ['r_msb', rMsb], ['out', out ?? c]] as const) {
@@ -305,7 +318,7 @@ function backendOf(x: Exports): KernelBackend {
 }
 
 const EXPORTS: (keyof Exports)[] = ['memory', 'alloc', 'dealloc', 'last_error_ptr', 'last_error_len', 'matmul', 'matmul_bt',
-  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'trunc_finish', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
+  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'trunc_finish', 'to_bit_planes', 'from_bit_planes', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
 
 /**
  * Compiles and instantiates the module from its bytes, synchronously (for bundlers, browsers and

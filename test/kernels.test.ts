@@ -73,6 +73,24 @@ for (const name of compiledBackends) {
     }
   });
 
+  test(`${name}: bit planes equal the reference and round-trip, padding included`, (t) => {
+    const be = backend(name);
+    for (const len of [0, 1, 2, 63, 64, 65, 1000, 4097]) {
+      const x = randomRing(`bp${len}`, len);
+      for (const bits of [1, 2, 7, 31, 32, 33, 63, 64]) {
+        const planes = be.toBitPlanes(x, bits);
+        t.deepEqual(planes, reference.toBitPlanes(x, bits), `toBitPlanes ${len} × ${bits}`);
+        const low = bits === 64 ? (1n << 64n) - 1n : (1n << BigInt(bits)) - 1n;
+        t.deepEqual(be.fromBitPlanes(planes, bits, len), x.map((v) => v & low), `round trip ${len} × ${bits}`);
+        const noisy = randomRing(`bpn${len},${bits}`, planes.length); // padding bits of the input are ignored
+        t.deepEqual(be.fromBitPlanes(noisy, bits, len), reference.fromBitPlanes(noisy, bits, len), `fromBitPlanes ${len} × ${bits}`);
+      }
+    }
+    const out = new BigUint64Array(2).fill(9n);
+    t.is(be.toBitPlanes(BigUint64Array.of(1n, 2n, 3n), 2, out), out, 'writes into the given out');
+    t.deepEqual(out, BigUint64Array.of(5n, 6n));
+  });
+
   test(`${name}: encode/decode equal the reference, including rounding ties and range edges`, (t) => {
     const be = backend(name);
     const edge = [0, -0, 0.5, -0.5, 1.5 / 65536, -1.5 / 65536, 2.5 / 65536, -2.5 / 65536, 2 ** 47 - 2 ** -6, -(2 ** 47), 1e-30, -1e-30, Number.MIN_VALUE];
@@ -142,6 +160,11 @@ for (const name of compiledBackends) {
     code(() => be.shrXor(u(3), 64, u(3)), 'ERR_INVALID_ARGUMENT', /shift/);
     code(() => be.truncFinish(u(3), u(3), u(3), 63, true), 'ERR_INVALID_ARGUMENT', /bits/);
     code(() => be.beaverAnd(u(3), u(3), u(2), u(3), u(3), true), 'ERR_SHAPE_MISMATCH', /elements/);
+    code(() => be.toBitPlanes(u(3), 0), 'ERR_INVALID_ARGUMENT', /bit planes/);
+    code(() => be.toBitPlanes(u(3), 65), 'ERR_INVALID_ARGUMENT', /bit planes/);
+    code(() => be.toBitPlanes(u(65), 2, u(3)), 'ERR_BUFFER_LENGTH', /out/);
+    code(() => be.fromBitPlanes(u(3), 2, 65), 'ERR_BUFFER_LENGTH', /planes/);
+    code(() => be.fromBitPlanes(u(2), 2, 3, u(4)), 'ERR_SHAPE_MISMATCH', /4 elements vs 3/);
     code(() => be.sumAxis(u(6), 2, 3, 2 as 0), 'ERR_INVALID_ARGUMENT', /axis/);
     code(() => be.encode(Float64Array.of(1, NaN), 16), 'ERR_NON_FINITE', /index 1/);
     code(() => be.encode(Float64Array.of(Infinity), 16), 'ERR_NON_FINITE', /non-finite/);
@@ -159,4 +182,7 @@ test('the reference backend gives the same typed errors (it is the oracle)', (t)
   const e = t.throws(() => reference.encode(Float64Array.of(0, 2 ** 47), 16));
   t.is((e as SecpError).code, 'ERR_FIXED_OVERFLOW');
   t.deepEqual(reference.matmul(BigUint64Array.of(2n, 3n), BigUint64Array.of(5n, (1n << 64n) - 1n), 1, 2, 1), BigUint64Array.of(7n));
+  // Plane j holds bit j of every element, element e at bit e: [1, 2, 3] → planes 0b101, 0b110.
+  t.deepEqual(reference.toBitPlanes(BigUint64Array.of(1n, 2n, 3n), 2), BigUint64Array.of(5n, 6n));
+  t.deepEqual(reference.fromBitPlanes(BigUint64Array.of(5n, 6n), 2, 3), BigUint64Array.of(1n, 2n, 3n));
 });

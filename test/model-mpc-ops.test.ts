@@ -23,7 +23,8 @@ test('reciprocal with a floor: 1/max(x, floor) for negative, tiny and in-range x
   const octaves = 18;
   const u = randomReals('floor', 500, 1);
   const inRange = u.map((v) => floor * 2 ** (((v + 1) / 2) * octaves));
-  const below = Float64Array.from([-100, -1, -1e-3, 0, 1e-4, 0.03, 0.0639, floor]);
+  // Down to -floor·2^octaves: the comparisons' bound (|x| < floor·2^octaves), as for RFA's normaliser.
+  const below = Float64Array.from([-(floor * 2 ** octaves) + ULP, -100, -1, -1e-3, 0, 1e-4, 0.03, 0.0639, floor]);
   const x = encoded(Float64Array.from([...inRange, ...below]));
   const wide = encoded(u.map((v) => 2 ** (-4 + ((v + 1) / 2) * 32))); // [2^-4, 2^28)
   const r = await runMpc({

@@ -4,7 +4,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { fixWeight, matmulFixedRaw, matmulManyRaw, mul, mulFixedRowRaw, squareRaw } from '../ts/mpc/beaver.js';
-import { ltz, relu, select } from '../ts/mpc/compare.js';
+import { ltz, ltzCosts, relu, select } from '../ts/mpc/compare.js';
 import { anglesFromFeatures, cosSin, cosSinCrypten } from '../ts/mpc/cosine.js';
 import { exp, gelu, geluApprox, geluExact, layerNorm, reciprocal, rowMax, rsqrt, softmax } from '../ts/mpc/nonlinear.js';
 import { truncate } from '../ts/mpc/truncation.js';
@@ -28,16 +28,22 @@ function maxErr(got: Float64Array, want: ArrayLike<number>): number {
   return m;
 }
 
+/** Chi-square of every opening under `prefix`; openings too small alone (< 2000 words) are pooled. */
 function assertUniformOpenings(t: ExecutionContext, opened: Map<string, BigUint64Array[]>, prefix: string): void {
   let checked = 0;
-  for (const [op, msgs] of opened) {
-    if (!op.startsWith(prefix) || op.includes('b2a')) continue; // b2a opens packed bits: uniform too, but tiny
-    const all = BigUint64Array.from(msgs.flatMap((m) => [...m]));
-    if (all.length < 2000) continue;
+  const small: bigint[] = [];
+  const check = (what: string, all: BigUint64Array): void => {
     const chi = chiSquareTopBits(all);
-    t.true(chi < CHI2_MAX, `${op}: chi² of opened top bits = ${chi.toFixed(1)} (n = ${all.length})`);
+    t.true(chi < CHI2_MAX, `${what}: chi² of opened top bits = ${chi.toFixed(1)} (n = ${all.length})`);
     checked++;
+  };
+  for (const [op, msgs] of opened) {
+    if (!op.startsWith(prefix)) continue;
+    const all = msgs.flatMap((m) => [...m]);
+    if (all.length < 2000) small.push(...all);
+    else check(op, BigUint64Array.from(all));
   }
+  if (small.length >= 2000) check(`${prefix} (small openings pooled)`, BigUint64Array.from(small));
   t.true(checked > 0, `some opening under ${prefix} was checked`);
 }
 
@@ -190,9 +196,10 @@ test('CrypTen-style cosine baseline: 21 rounds and within 3e-2 for |x| ≤ 4', a
   t.is(rounds, 21, '1 scaling truncation + 10 × (product + truncation)');
 });
 
-test('comparison: exact sign for random and edge values over the whole ring; ReLU and select', async (t) => {
+test('comparison: exact sign for random and edge values over the whole ring, 7 rounds; ReLU and select', async (t) => {
   const raw = randomRing('ltz', 3000);
-  const edges = [0n, 1n, (1n << 64n) - 1n, 1n << 63n, (1n << 63n) - 1n, 1n << 62n, 65536n, (1n << 64n) - 65536n];
+  const edges = [0n, 1n, (1n << 64n) - 1n, 1n << 63n, (1n << 63n) - 1n, (1n << 63n) + 1n, 1n << 62n, (1n << 62n) - 1n,
+    (1n << 64n) - (1n << 62n), (1n << 64n) - (1n << 62n) - 1n, 65536n, (1n << 64n) - 65536n]; // 3012: planes padded
   const xs = BigUint64Array.from([...raw, ...edges]);
   const r = await runMpc({
     inputs: [],
@@ -206,7 +213,7 @@ test('comparison: exact sign for random and edge values over the whole ring; ReL
   t.is(wrong, 0);
   const meter = r.links.get('s0')!.meter.snapshot();
   const rounds = Object.entries(meter.ops).filter(([k]) => k.startsWith('ltz')).reduce((s, [, v]) => s + v.rounds, 0);
-  t.is(rounds, 8);
+  t.is(rounds, 7);
   assertUniformOpenings(t, r.opened.s0, 'ltz');
 
   const x = Float64Array.from([...randomReals('relu', 500, 50), 0, -ULP, ULP]);
@@ -218,6 +225,59 @@ test('comparison: exact sign for random and edge values over the whole ring; ReL
   });
   t.true(maxErr(r2.outputs[0]!, x.map((v) => Math.max(v, 0))) <= ULP);
   t.true(maxErr(r2.outputs[1]!, x.map((v, i) => (v < 0 ? v : y[i]!))) <= ULP);
+});
+
+test('comparison at reduced width k: exact on [-2^(k-1), 2^(k-1)) including its bounds; costs as ltzCosts', async (t) => {
+  const widths = [2, 3, 5, 20, 32, 33, 42, 63, 64];
+  const n = 1024; // a multiple of 64, so the meter's bytes are exactly ltzCosts'
+  const cases = widths.map((k) => {
+    const half = 1n << BigInt(k - 1);
+    const edges = [0n, 1n, -1n, half - 1n, -half, half / 2n, -(half / 2n) - 1n, 2n - half, half - 2n];
+    if (k === 64) edges.push(1n << 62n, -(1n << 62n), (1n << 62n) - 1n);
+    const raw = randomRing(`ltzk${k}`, n - edges.length).map((v) => BigInt.asUintN(64, BigInt.asIntN(k, v)));
+    return BigUint64Array.from([...edges.map((v) => BigInt.asUintN(64, v)), ...raw]);
+  });
+  const r = await runMpc({
+    inputs: [],
+    outputSizes: widths.map(() => n),
+    outputBits: widths.map(() => 0),
+    run: async (p) => {
+      const outs = [];
+      for (const [i, k] of widths.entries()) outs.push(await ltz(p, splitRaw(p, cases[i]!), `ltz${k}`, { bits: k }));
+      return { reveal: outs };
+    },
+  });
+  const s0 = r.links.get('s0')!.meter.snapshot().ops;
+  const dealer = r.links.get('dealer')!.meter.snapshot().ops;
+  for (const [i, k] of widths.entries()) {
+    const xs = cases[i]!;
+    let wrong = 0;
+    for (let j = 0; j < n; j++) if (r.outputs[i]![j] !== (BigInt.asIntN(64, xs[j]!) < 0n ? 1 : 0)) wrong++;
+    t.is(wrong, 0, `k = ${k}: every sign right`);
+    const sum = (ops: typeof s0, f: (v: (typeof s0)[string]) => number): number =>
+      Object.entries(ops).filter(([op]) => op.startsWith(`ltz${k}.`)).reduce((acc, [, v]) => acc + f(v), 0);
+    const want = ltzCosts(k);
+    t.is(sum(s0, (v) => v.rounds), want.rounds, `k = ${k}: rounds`);
+    t.is(sum(s0, (v) => v.bytesSent), (want.serverBits * n) / 8, `k = ${k}: bytes per server`);
+    t.is(sum(dealer, (v) => v.bytesSent), (want.dealerBits * n) / 8, `k = ${k}: dealer bytes`);
+  }
+  t.deepEqual(ltzCosts(64), { rounds: 7, serverBits: 153, dealerBits: 216 });
+  t.deepEqual(ltzCosts(32), { rounds: 6, serverBits: 74, dealerBits: 137 });
+  const bad = await t.throwsAsync(runMpc({ inputs: [], outputSizes: [], run: async (p) => ({ reveal: [], result: await ltz(p, splitRaw(p, new BigUint64Array(1)), 'x', { bits: 65 }) }) }));
+  t.regex(bad!.message, /bits must be an integer in 2\.\.64/);
+});
+
+test('comparison openings are uniform even for a constant input, at full and reduced width', async (t) => {
+  const n = 20032; // a multiple of 64: no constant padding bits in the opened planes
+  const zeros = new BigUint64Array(n);
+  const r = await runMpc({
+    inputs: [],
+    outputSizes: [n, n],
+    outputBits: [0, 0],
+    run: async (p) => ({ reveal: [await ltz(p, splitRaw(p, zeros), 'full'), await ltz(p, splitRaw(p, zeros), 'half', { bits: 32 })] }),
+  });
+  t.true(r.outputs.every((o) => o.every((v) => v === 0)));
+  for (const role of ['s0', 's1'] as const) for (const prefix of ['full.', 'half.']) assertUniformOpenings(t, r.opened[role], prefix);
 });
 
 test('reciprocal and rsqrt: error ≤ 2^-11 relative + 4 ulp over their ranges', async (t) => {
@@ -258,8 +318,9 @@ test('exp on x ≤ 0 (softmax baseline): absolute error ≤ 2e-3 (the limit form
   t.pass();
 });
 
-test('GELU: within 3.5e-3 of erf-GELU on all inputs and within 1.5e-3 of its own float64 reference', async (t) => {
-  const x = Float64Array.from([...randomReals('gelu', 1500, 8), -4, 4, -4.0001, 4.0001, 0, 100, -100]);
+test('GELU: within 3.5e-3 of erf-GELU and 1.5e-3 of its own float64 reference, up to its bound |x| < 2^15 - 4', async (t) => {
+  const bound = 2 ** 15 - 4;
+  const x = Float64Array.from([...randomReals('gelu', 1500, 8), -4, 4, -4.0001, 4.0001, 0, 100, -100, 3e4, -3e4, bound - ULP, -bound + ULP]);
   const r = await runMpc({ inputs: [{ values: x, shape: [x.length] }], outputSizes: [x.length], run: async (p, [X]) => ({ reveal: [await gelu(p, X!)] }) });
   const be = backend('native');
   const xe = be.decode(be.encode(x, F), F);

@@ -5,11 +5,13 @@
  * - rfaAttention (SecP-Tuning, Peng et al. 2021; PAPER-NOTES §3): q̂ = q·rsqrt(|q|² + epsNorm) per head (k̂
  *   likewise), angles q̂·Wᵀ in turns (local: W is public), sin/cos by the one-round cosine protocol, then per
  *   (sequence, head) S' = φ(K)ᵀ·[V | 1] over the unmasked keys and [num | den] = φ(Q)·S', out = num / den.
- *   66 rounds at the default ranges (31 in the rsqrt of |q|², 24 in the reciprocal of den), independent of n;
+ *   62 rounds at the default ranges (29 in the rsqrt of |q|², 22 in the reciprocal of den; one more there once
+ *   D·n > 2^14 widens its comparison past 33 bits), independent of the batch;
  *   communication O(S·n·heads·(D + dh)), no n×n matrix anywhere.
  * - softmaxAttention (the MPC baseline): scores Q·Kᵀ per (sequence, head), the padding mask as a large
- *   negative bias, softmax (tournament max, exp, reciprocal), product with V. O(S·heads·n²) communication
- *   and 9·⌈log2 n⌉ + 55 rounds (118 at n = 128).
+ *   negative bias, softmax (tournament max, exp, reciprocal; masked scores must stay within |s| < 2^15, so its
+ *   comparisons run at f + 17 bits), product with V. O(S·heads·n²) communication
+ *   and 7·⌈log2 n⌉ + 51 rounds (100 at n = 128).
  *
  * Both take the truncated QKV projection [S·n, 3H] (f fractional bits) and return the context [S·n, H]. The
  * softmax context, a convex combination of value rows, leaves with 2f fractional bits: the output projection
@@ -52,7 +54,7 @@ export interface RfaSettings {
   epsNorm: number;
   /** Clamp of the normaliser: D·epsDen (φ carries no 1/√D here, see rfaAttention). */
   denFloor: number;
-  /** den < denFloor·2^denOctaves; den ≤ D·n always, since |φ(q)·φ(k)| ≤ D. */
+  /** |den| < denFloor·2^denOctaves (the reciprocal's comparisons need it); |den| ≤ D·n always, since |φ(q)·φ(k)| ≤ D. */
   denOctaves: number;
   /** Range of |q|² + epsNorm. */
   normRange: Range;
@@ -255,6 +257,11 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
   return { ctx: fromHeadBlocks(p, out, dh, d), fracBits: f };
 }
 
+/** Range of a softmax row sum over n keys (the max key contributes 1, so the sum is in [1, n]). */
+export function softmaxSumRange(n: number): Range {
+  return { lo: -1, hi: Math.max(2, Math.ceil(Math.log2(n)) + 1) };
+}
+
 /**
  * Softmax attention (the baseline). The caller pre-scales Wq and bq by 1/√dh (model owner, in the clear), so
  * scores need no extra multiply. `maskBias` holds f-bit shares per token of 0 (real) or -bias (padding), added
@@ -279,7 +286,7 @@ export async function softmaxAttention(p: Party, qkv: Shared, maskBias: Shared, 
     }
     return be.add(scores.s, bias);
   });
-  const probs = await softmax(p, masked, `${op}.softmax`, { lo: -1, hi: Math.max(2, Math.ceil(Math.log2(n)) + 1) });
+  const probs = await softmax(p, masked, `${op}.softmax`, softmaxSumRange(n));
   const pBlocks = split(p, probs, Array.from({ length: S }, () => [n, n]));
   const ctx = await matmulManyRaw(p, pBlocks, v, `${op}.pv`);
   return { ctx: fromHeadBlocks(p, cat(p, ctx), dh, d), fracBits: 2 * f };

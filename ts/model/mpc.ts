@@ -29,7 +29,9 @@
  *     (BBT's 'add' mode, after the embedding LayerNorm, as BBT's modeling_roberta does).
  *   - Per layer: QKV product + truncation + bias; attention (ts/model/mpc-attention.ts: 'rfa' or 'softmax')
  *     returning the context (softmax: 2f bits, truncated once after the output projection); residual; LayerNorm;
- *     FFN with the piecewise-polynomial GELU (geluApprox in float64); residual; LayerNorm.
+ *     FFN with the piecewise-polynomial GELU (geluApprox in float64; its comparisons run at f + 16 bits, so
+ *     pre-activations must stay within |x| < 2^15 − 4, as LayerNorm already needs |x − mean| < 2^15); residual;
+ *     LayerNorm.
  *   - MLM head: the [MASK] row of each sequence by a secret one-hot product (matmulManyRaw, one round for all),
  *     dense → GELU → LayerNorm → the label-word rows of the decoder + their biases (M shares only those; the
  *     label ids are public). Logits are revealed with 2f fractional bits (no final truncation round).
@@ -219,6 +221,16 @@ export function resolveSpec(spec: MpcSpec, fracBits: number): ResolvedSpec {
     tableRows: config.vocabSize + config.maxPositions + config.typeVocabSize,
     labels,
   };
+}
+
+/**
+ * RFA's normaliser clamp: den is clamped below at floor = D·epsDen, and den < floor·2^octaves since
+ * den ≤ D·n (|φ(q)·φ(k)| ≤ D), so the reciprocal compares against `octaves` thresholds.
+ */
+export function rfaDenominator(s: ResolvedSpec): { floor: number; octaves: number } {
+  const r = s.rfa!;
+  const floor = r.features * r.epsDen;
+  return { floor, octaves: Math.max(1, Math.ceil(Math.log2((r.features * s.length) / floor)) + 1) };
 }
 
 /** Fractional bits of the revealed logits: 2f (MLM, pooled dot) or 3f (pooled cosine). */
@@ -765,13 +777,13 @@ export class MpcEncoder {
   private rfaSettings(l: number): RfaSettings {
     const { spec: s } = this;
     const r = s.rfa!;
-    const floor = r.features * r.epsDen;
+    const { floor, octaves } = rfaDenominator(s);
     return {
       features: r.features,
       kernels: this.rfaKernels![l]!,
       epsNorm: r.epsNorm,
       denFloor: floor,
-      denOctaves: Math.max(1, Math.ceil(Math.log2((r.features * s.length) / floor)) + 1),
+      denOctaves: octaves,
       normRange: s.ranges.qkNorm,
     };
   }
@@ -810,16 +822,20 @@ export class MpcEncoder {
 
   /** Serves the data owner's commands until it ends the session. */
   async serve(): Promise<void> {
-    for (;;) {
-      const words = await this.p.recvWords('data', 'cmd', 2);
-      const [code, arg] = [words[0]!, words[1]!];
-      if (code === CMD.end) return;
-      if (code === CMD.batch) await this.loadBatch();
-      else if (code === CMD.forward) {
-        if (arg < 1n || arg > BigInt(MPC_DEFAULTS.maxCandidates)) throw new SecpError('ERR_PROTOCOL_MISMATCH', `forward with ${arg} candidates`);
-        await this.forward(Number(arg));
-      } else throw new SecpError('ERR_PROTOCOL_MISMATCH', `unknown command ${code} from the data owner`);
-    }
+    while (await this.serveOne());
+  }
+
+  /** Serves the data owner's next command (the batch or a forward); false once it ends the session. */
+  async serveOne(): Promise<boolean> {
+    const words = await this.p.recvWords('data', 'cmd', 2);
+    const [code, arg] = [words[0]!, words[1]!];
+    if (code === CMD.end) return false;
+    if (code === CMD.batch) await this.loadBatch();
+    else if (code === CMD.forward) {
+      if (arg < 1n || arg > BigInt(MPC_DEFAULTS.maxCandidates)) throw new SecpError('ERR_PROTOCOL_MISMATCH', `forward with ${arg} candidates`);
+      await this.forward(Number(arg));
+    } else throw new SecpError('ERR_PROTOCOL_MISMATCH', `unknown command ${code} from the data owner`);
+    return true;
   }
 }
 

@@ -1,92 +1,153 @@
 /**
- * Comparison with dealer help: the sign of a shared value, and what is built on it (ReLU, select,
- * clip). The servers open c = x + r for a dealer-random r whose bits the dealer also XOR-shares; then
- * msb(x) = msb(c) ⊕ msb(r) ⊕ [c mod 2^63 < r mod 2^63], and the last term is a comparison of a public
- * 63-bit number with secret bits, done by a prefix tree of AND gates on whole words (a bit per position;
- * 2 ANDs per level with one shared operand, 6 levels), then converted to an arithmetic 0/1 share with a
- * dealer random bit (the low bit of a shared uniform word is the XOR of the shares' low bits).
- *   rounds: 8 (1 opening + 6 tree levels + 1 conversion); exact for every x in Z_2^64.
- *   bytes per element per server: 8 (c) + 5·24 + 16 (tree) + 1/8 (conversion) ≈ 144.
- *   dealer → S1: 8 (r's bits) + 5·16 + 8 (AND triples) + 8 (the random bit) ≈ 104 per element.
+ * Comparison with dealer help: the sign of a shared value, and what is built on it (ReLU, select, clip).
+ * The servers open c = x + r mod 2^k for a dealer-random r whose bits the dealer also XOR-shares; then
+ * msb(x) = c_{k-1} ⊕ r_{k-1} ⊕ [c mod 2^(k-1) < r mod 2^(k-1)]. The last term compares a public (k−1)-bit
+ * number with secret bits by a prefix tree over (G, E) = ([r > c], [r = c]) of blocks of bits, where a block
+ * of two halves has G = G_hi ⊕ E_hi∧G_lo and E = E_hi∧E_lo.
+ * - The tree runs on bit planes (plane j holds bit j of 64 elements per word, KernelBackend.toBitPlanes),
+ *   so a level opens only the blocks still alive: each level costs half the one before.
+ * - Its first level is local: with c public, a pair of bits has G and E linear in r's bits and in
+ *   r_{2i+1}∧r_{2i}, which the dealer XOR-shares.
+ * - The other levels are Beaver ANDs with one shared operand (E_hi∧G_lo and E_hi∧E_lo); the lowest block
+ *   never needs its E, so its pair opens 2 bits instead of 3.
+ * - The result bit becomes an arithmetic 0/1 share with a dealer random bit ρ (open z ⊕ ρ, one bit).
+ * Width: by default k = 64, exact for every x in Z_2^64. With `bits: k` the shares are reduced mod 2^k (still
+ * additive shares, of x mod 2^k), so c and the tree are k bits wide: exact iff −2^(k−1) ≤ x < 2^(k−1) in raw
+ * ring units (|x| < 2^(k−1−f) in real value); outside, the bit is wrong. Callers state their bound.
+ * Costs (ltzCosts, checked against the meter), per element for n a multiple of 64, with B = ⌈(k−1)/2⌉ blocks
+ * after the local level and L = ⌈log2 B⌉ Beaver levels; k = 64 | k = 32:
+ *   rounds: 1 (open c) + L + 1 (conversion) = 7 | 6 (was 8 before the bit planes).
+ *   bits per server: k (c) + 3(B−1) − L (tree) + 1 (conversion) = 153 | 74, i.e. 19.125 | 9.25 bytes (was 144).
+ *   dealer → S1 bits: k (r's bits) + ⌊(k−1)/2⌋ (pair products) + 2(B−1) − L (AND results) + 64 (ρ's arithmetic
+ *   share) = 216 | 137, i.e. 27 | 17.125 bytes (was 104).
  * ltz returns an *integer* share of [x < 0] (1, not 2^f), so multiplying by it needs no truncation.
  */
+import { SecpError } from '../../bindings/errors.js';
+import type { KernelBackend } from '../../bindings/types.js';
 import type { Party } from './party.js';
 import { mulRaw } from './beaver.js';
 import { Shared, addPublic, mulInt, sub } from './shared.js';
 
-const LOW63 = (1n << 63n) - 1n;
-const BIT63 = 1n << 63n;
+const ALL_ONES = (1n << 64n) - 1n;
+
+export interface LtzOptions {
+  /** Width k in 2..64 (default 64): the result is exact iff −2^(k−1) ≤ x < 2^(k−1) in raw ring units. */
+  bits?: number;
+}
+
+/** Pairs of the local first level, then the combines of each Beaver level (blocks halve, an odd one rides up). */
+function treeShape(k: number): { pairs: number; levels: number[] } {
+  const pairs = (k - 1) >> 1;
+  let blocks = k - 1 - pairs;
+  const levels: number[] = [];
+  while (blocks > 1) {
+    const combines = blocks >> 1;
+    levels.push(combines);
+    blocks -= combines;
+  }
+  return { pairs, levels };
+}
+
+/** Rounds and bits per element of ltz at width k, for n a multiple of 64 (what the meter counts). */
+export function ltzCosts(k = 64): { rounds: number; serverBits: number; dealerBits: number } {
+  const { pairs, levels } = treeShape(k);
+  const tree = levels.reduce((s, c) => s + 3 * c - 1, 0);
+  const triples = levels.reduce((s, c) => s + 2 * c - 1, 0);
+  return { rounds: levels.length + 2, serverBits: k + tree + 1, dealerBits: k + pairs + triples + 64 };
+}
+
+/** `count` planes (w words each) of `src`, starting at plane `first`, every `step`-th, stacked. */
+function planes(src: BigUint64Array, w: number, first: number, step: number, count: number): BigUint64Array {
+  const out = new BigUint64Array(Math.max(0, count) * w);
+  for (let i = 0; i < count; i++) out.set(src.subarray((first + i * step) * w, (first + i * step + 1) * w), i * w);
+  return out;
+}
+
+function concat(...xs: BigUint64Array[]): BigUint64Array {
+  const out = new BigUint64Array(xs.reduce((s, x) => s + x.length, 0));
+  let off = 0;
+  for (const x of xs) {
+    out.set(x, off);
+    off += x.length;
+  }
+  return out;
+}
+
+function xorAll(be: KernelBackend, ...xs: BigUint64Array[]): BigUint64Array {
+  return xs.reduce((acc, x) => be.xor(acc, x));
+}
 
 /** Arithmetic share of [x < 0] as an integer 0/1. */
-export async function ltz(p: Party, x: Shared, op = 'ltz'): Promise<Shared> {
-  const n = x.size;
-  const r = p.rand(n);
-  const rBits = await p.dealXor(`${op}.r_bits`, n, () => r);
-  const rho = p.rand(n); // only its low bit is used: XOR-shared by the shares' low bits
-  const rhoA = await p.deal(`${op}.rho`, n, () => p.ring.backend.and(rho, new BigUint64Array(n).fill(1n)));
-  // AND triples for the tree: one shared first operand `a` with two second operands per level.
+export async function ltz(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}): Promise<Shared> {
+  const k = opts.bits ?? 64;
+  if (!Number.isInteger(k) || k < 2 || k > 64) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: bits must be an integer in 2..64, got ${k}`);
   const be = p.ring.backend;
-  const levels = [1, 2, 4, 8, 16, 32];
-  const triples: Array<{ a: BigUint64Array; b1: BigUint64Array; b2: BigUint64Array | null; c1: BigUint64Array; c2: BigUint64Array | null }> = [];
-  for (const s of levels) {
-    const last = s === 32;
-    const a = p.randXor(n);
-    const b1 = p.randXor(n);
-    const b2 = last ? null : p.randXor(n);
-    const c1 = await p.dealXor(`${op}.and${s}.c1`, n, () => be.and(a, b1));
-    const c2 = last ? null : await p.dealXor(`${op}.and${s}.c2`, n, () => be.and(a, b2!));
-    triples.push({ a, b1, b2, c1, c2 });
+  const n = x.size;
+  const w = Math.ceil(n / 64);
+  const m = k - 1; // bits compared by the tree
+  const { pairs, levels } = treeShape(k);
+  // Correlated randomness, drawn in the same order by the dealer and the servers.
+  const r = p.rand(n);
+  const rBits = await p.dealXor(`${op}.r_bits`, k * w, () => be.toBitPlanes(r, k));
+  const q = pairs === 0 ? new BigUint64Array(0)
+    : await p.dealXor(`${op}.pairs`, pairs * w, () => be.and(planes(rBits, w, 1, 2, pairs), planes(rBits, w, 0, 2, pairs)));
+  const triples: Array<{ a: BigUint64Array; b1: BigUint64Array; b2: BigUint64Array; c: BigUint64Array }> = [];
+  for (const [l, combines] of levels.entries()) {
+    const a = p.randXor(combines * w);
+    const b1 = p.randXor(combines * w);
+    const b2 = p.randXor((combines - 1) * w);
+    const c = await p.dealXor(`${op}.and${l}.c`, (2 * combines - 1) * w, () => concat(be.and(a, b1), be.and(a.subarray(w), b2)));
+    triples.push({ a, b1, b2, c });
   }
+  const rho = p.randXor(w); // one random bit per element, as a plane
+  const rhoA = await p.deal(`${op}.rho`, n, () => be.fromBitPlanes(rho, 1, n));
   if (p.isDealer) return new Shared(x.shape, null);
 
   const me0 = p.index === 0;
-  const [c] = await p.open(`${op}.open`, be.add(x.s, r));
-  // Leaf level on the low 63 bits: G = ¬c ∧ r, E = ¬(c ⊕ r); bit 63 is "equal, not less".
-  const low = new BigUint64Array(n).fill(LOW63);
-  const notC = be.and(be.xor(c!, low), low);
-  let g = be.and(notC, rBits);
-  let e = be.and(be.xor(rBits, me0 ? notC : new BigUint64Array(n)), low);
-  if (me0) e = be.xor(e, new BigUint64Array(n).fill(BIT63));
-  for (let l = 0; l < levels.length; l++) {
-    const s = levels[l]!;
-    const t = triples[l]!;
-    const dIn = be.shrXor(e, s, t.a); // E_hi ⊕ a
-    const opened = t.b2 === null
-      ? await p.openXor(`${op}.and${s}`, dIn, be.xor(g, t.b1))
-      : await p.openXor(`${op}.and${s}`, dIn, be.xor(g, t.b1), be.xor(e, t.b2));
-    const d = opened[0]!;
-    const eHiAndGLo = be.beaverAnd(t.c1, t.a, t.b1, d, opened[1]!, me0);
-    const eNext = t.b2 === null ? e : be.beaverAnd(t.c2!, t.a, t.b2, d, opened[2]!, me0); // E_hi ∧ E_lo
-    g = be.shrXor(g, s, eHiAndGLo); // G_hi ⊕ (E_hi ∧ G_lo)
+  const c = await p.openBits(`${op}.open`, be.add(x.s, r), k);
+  const cBits = be.toBitPlanes(c, k);
+  const nc = be.xor(cBits, new BigUint64Array(k * w).fill(ALL_ONES));
+  // First level, local. With G_i = ¬c_i r_i, E_i = ¬c_i ⊕ r_i and q = r_h r_l for a pair (h, l) = (2i+1, 2i):
+  // G = ¬c_h r_h ⊕ ¬c_h ¬c_l r_l ⊕ ¬c_l q, E = ¬c_h ¬c_l ⊕ ¬c_h r_l ⊕ ¬c_l r_h ⊕ q.
+  const nch = planes(nc, w, 1, 2, pairs);
+  const ncl = planes(nc, w, 0, 2, pairs);
+  const rh = planes(rBits, w, 1, 2, pairs);
+  const rl = planes(rBits, w, 0, 2, pairs);
+  const nchl = be.and(nch, ncl);
+  let g = xorAll(be, be.and(nch, rh), be.and(nchl, rl), be.and(ncl, q));
+  let e = xorAll(be, be.and(nch, rl), be.and(ncl, rh), q);
+  if (me0) e = be.xor(e, nchl);
+  if (m % 2 === 1) {
+    // The top compared bit has no partner: it rides up alone.
+    const ncTop = nc.subarray((m - 1) * w, m * w);
+    const rTop = rBits.subarray((m - 1) * w, m * w);
+    g = concat(g, be.and(ncTop, rTop));
+    e = concat(e, me0 ? be.xor(rTop, ncTop) : rTop);
+  }
+  for (const [l, combines] of levels.entries()) {
+    const { a, b1, b2, c: t } = triples[l]!;
+    const blocks = g.length / w;
+    const [d, dg, de] = await p.openXor(`${op}.and${l}`,
+      be.xor(planes(e, w, 1, 2, combines), a), be.xor(planes(g, w, 0, 2, combines), b1), be.xor(planes(e, w, 2, 2, combines - 1), b2));
+    const eg = be.beaverAnd(t.subarray(0, combines * w), a, b1, d!, dg!, me0); // E_hi ∧ G_lo
+    const ee = be.beaverAnd(t.subarray(combines * w), a.subarray(w), b2, d!.subarray(w), de!, me0); // E_hi ∧ E_lo, above the lowest
+    let gNext = be.xor(planes(g, w, 1, 2, combines), eg);
+    let eNext = concat(new BigUint64Array(w), ee); // the lowest block's E is never used
+    if (blocks % 2 === 1) {
+      gNext = concat(gNext, g.subarray((blocks - 1) * w));
+      eNext = concat(eNext, e.subarray((blocks - 1) * w));
+    }
+    g = gNext;
     e = eNext;
   }
-  // msb(x) = msb(c) ⊕ msb(r) ⊕ borrow, as XOR shares of a bit in the low position; masked by ρ.
-  const one = new BigUint64Array(n).fill(1n);
-  let z = be.shrXor(rBits, 63, be.and(be.xor(g, rho), one));
-  if (me0) z = be.shrXor(c!, 63, z);
-  const [zOpen] = await p.openXor(`${op}.b2a`, packBits(z));
-  const zz = unpackBits(zOpen!, n);
-  // [b] = z ⊕ ρ = z + ρ − 2zρ over the integers.
+  // msb(x) = c_m ⊕ r_m ⊕ [c mod 2^m < r mod 2^m], masked by ρ and opened; then [b] = z ⊕ ρ = z + ρ − 2zρ.
+  let z = xorAll(be, g, rBits.subarray(m * w), rho);
+  if (me0) z = be.xor(z, cBits.subarray(m * w));
+  const [zOpen] = await p.openXor(`${op}.b2a`, z);
+  const zz = be.fromBitPlanes(zOpen!, 1, n);
   let out = be.sub(rhoA, be.scalarMul(be.mul(zz, rhoA), 2n));
   if (me0) out = be.add(out, zz);
   return new Shared(x.shape, out);
-}
-
-/** Low bits of the words, 64 to a word (read through 32-bit views: fast, no BigInt per element). */
-function packBits(words: BigUint64Array): BigUint64Array {
-  const src = new Uint32Array(words.buffer, words.byteOffset, words.length * 2);
-  const out = new BigUint64Array(Math.ceil(words.length / 64));
-  const dst = new Uint32Array(out.buffer);
-  for (let i = 0; i < words.length; i++) dst[i >> 5]! |= (src[2 * i]! & 1) << (i & 31);
-  return out;
-}
-
-function unpackBits(packed: BigUint64Array, n: number): BigUint64Array {
-  const src = new Uint32Array(packed.buffer, packed.byteOffset, packed.length * 2);
-  const out = new BigUint64Array(n);
-  const dst = new Uint32Array(out.buffer);
-  for (let i = 0; i < n; i++) dst[2 * i] = (src[i >> 5]! >>> (i & 31)) & 1;
-  return out;
 }
 
 /** b·x for an integer 0/1 share b (no truncation). 1 round. */

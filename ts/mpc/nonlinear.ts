@@ -2,22 +2,26 @@
  * Non-linear functions on shares, built from Beaver products, truncation and comparison.
  * Each states its rounds, bytes and accuracy; tests check the accuracy over the stated range.
  *
+ * Comparisons (ltz, ts/mpc/compare.ts) run at the narrowest width k their inputs allow (exact for
+ * |v| < 2^(k−1−f) in real value); each function states its bound. Costs at f = 16 are in docs/protocols.md.
  * - exp (softmax baseline, as CrypTen): (1 + x/2^8)^(2^8), 8 squarings. 17 rounds, 136 B/element.
  *   For softmax inputs x ≤ 0: absolute error ≤ 2e-3 (the formula is off by ≈ e^x·x²/512, at most
  *   1.1e-3 at x = -2, plus fixed point); inputs are clipped to ≥ -16 first
- *   (9 more rounds) so that 1 + x/256 never goes negative.
+ *   (8 more rounds at full width) so that 1 + x/256 never goes negative.
  * - reciprocal / rsqrt over a declared range [2^lo, 2^hi): thresholds 2^j give bits [x ≥ 2^j] in ONE
- *   batched comparison (8 rounds); their one-hot difference picks a public scale s = 2^-(j+1) with
- *   x·s in [0.5, 1), where Newton from a linear start converges in 3 steps. Relative error ≲ 2^-12
- *   (bounded by the f = 16 fixed point). ~24 rounds (reciprocal), ~32 (rsqrt);
- *   bytes ≈ 144·(hi - lo) + 100 per element. The scales are applied with 2f-bit constants, so the whole
- *   declared range up to 2^30 works. reciprocal also takes a clamp `floor` (any positive real): it then
- *   returns 1/max(x, floor), negative x included, at no extra cost (the RFA normaliser's epsDen).
+ *   batched comparison (at width hi + f + 2: exact for every |x| < 2^hi); their one-hot difference picks a
+ *   public scale s = 2^-(j+1) with x·s in [0.5, 1), where Newton from a linear start converges in 3 steps.
+ *   Relative error ≲ 2^-12 (bounded by the f = 16 fixed point). 22 rounds (reciprocal), 29 (rsqrt) on the
+ *   defaults; bytes per element (hi − lo)·L + 192 (reciprocal), + 248 (rsqrt), with L the bytes of one
+ *   comparison at width hi + f + 2 (8.625 at 30 bits). The scales are applied with 2f-bit
+ *   constants, so the whole declared range up to 2^30 works. reciprocal also takes a clamp `floor` (any
+ *   positive real): it then returns 1/max(x, floor) for |x| < floor·2^octaves, negative x included, at no
+ *   extra cost (the RFA normaliser's epsDen).
  * - GELU: 0 below -4, x above 4, between 0.5x + P(u²) with u = x/4 and P of degree 6 fitted by least
  *   squares to 0.5x·erf(x/√2) at start-up. The fit is within 2.1e-3 of erf-GELU; fixed-point evaluation
- *   adds ≤ 1.5e-3, so |error| ≤ 3.5e-3 over all reals (checked in tests).
- *   ~20 rounds.
- * - layerNorm over the last axis with secret gamma/beta (fixed-weight products). ~40 rounds.
+ *   adds ≤ 1.5e-3, so |error| ≤ 3.5e-3 for every |x| < 2^15 − 4 (its comparisons' bound; checked in tests).
+ *   17 rounds.
+ * - layerNorm over the last axis with secret gamma/beta (fixed-weight products). 37 rounds.
  * - max over rows by a tournament (log2 n levels of comparison + select), softmax (baseline only).
  */
 import { Matrix, solve } from 'ml-matrix';
@@ -45,9 +49,12 @@ function flat(x: Shared): Shared {
   return x.reshape([x.size]);
 }
 
-/** e^x (CrypTen's limit approximation), after clipping x to ≥ -16. */
-export async function exp(p: Party, x: Shared, op = 'exp'): Promise<Shared> {
-  const below = await ltz(p, addConst(p, x, 16), `${op}.clip`);
+/**
+ * e^x (CrypTen's limit approximation), after clipping x to ≥ -16. `bits` is the width of the clip's
+ * comparison (ltz): exact for every x by default; k needs |x + 16| < 2^(k-1-f).
+ */
+export async function exp(p: Party, x: Shared, op = 'exp', bits = 64): Promise<Shared> {
+  const below = await ltz(p, addConst(p, x, 16), `${op}.clip`, { bits });
   // x < -16 → -16 (e^-16 ≈ 1e-7 is 0 at f = 16)
   const lo = addConst(p, new Shared(x.shape, p.isDealer ? null : new BigUint64Array(x.size)), -16);
   const clipped = await select(p, below, lo, x, `${op}.sel`);
@@ -79,9 +86,11 @@ function checkRange(lo: number, hi: number, f: number): void {
  */
 async function normalize(p: Party, x: Shared, base: number, k: number, op: string, clamp = false): Promise<Normalized> {
   const n = x.size;
-  // bits[j] = [x ≥ base·2^j] = 1 - [x - base·2^j < 0], for j = 0..k-1, all in one comparison.
+  // bits[j] = [x ≥ base·2^j] = 1 - [x - base·2^j < 0], for j = 0..k-1, all in one comparison. For |x| < base·2^k
+  // (the whole domain, below-range and negative values included) |x - base·2^j| < base·2^(k+1): the comparison
+  // is exact at width ⌈log2 base⌉ + k + f + 2.
   const shifted = concatRows(p, Array.from({ length: k }, (_, j) => flat(addConst(p, x, -(base * 2 ** j)))));
-  const lt = await ltz(p, shifted, `${op}.cmp`);
+  const lt = await ltz(p, shifted, `${op}.cmp`, { bits: Math.min(64, Math.ceil(Math.log2(base)) + k + p.ring.fracBits + 2) });
   const bits = Array.from({ length: k }, (_, j) => addPublic(p, mulInt(p, lt.rows(j * n, (j + 1) * n), -1n), BigUint64Array.of(1n)));
   const onehot: Shared[] = [];
   for (let j = 0; j < k; j++) onehot.push(j + 1 < k ? sub(p, bits[j]!, bits[j + 1]!) : bits[j]!);
@@ -108,8 +117,9 @@ async function mulSelected(p: Party, y: Shared, onehot: Shared[], c: (j: number)
 }
 
 /**
- * 1/x for x in [2^lo, 2^hi) (positive). Defaults suit the RFA normaliser and LayerNorm variances.
- * With `floor` (and `octaves`): 1/max(x, floor) for every x < floor·2^octaves, negative x included (the clamp
+ * 1/x for x in [2^lo, 2^hi) (positive; the comparisons are exact for |x| < 2^hi). Defaults suit the RFA
+ * normaliser and LayerNorm variances.
+ * With `floor` (and `octaves`): 1/max(x, floor) for every |x| < floor·2^octaves, negative x included (the clamp
  * costs no extra round: below-range values join the lowest bucket as x = floor).
  */
 export async function reciprocal(
@@ -146,7 +156,7 @@ export async function reciprocal(
   return (await mulSelected(p, y, onehot, s, 2 / base, `${op}.unscale`)).reshape(x.shape);
 }
 
-/** 1/√x for x in [2^lo, 2^hi). */
+/** 1/√x for x in [2^lo, 2^hi) (the comparisons are exact for |x| < 2^hi). */
 export async function rsqrt(p: Party, x: Shared, opts: { lo?: number; hi?: number } = {}, op = 'rsqrt'): Promise<Shared> {
   const { lo = -12, hi = 12 } = opts;
   checkRange(lo, hi, p.ring.fracBits);
@@ -164,6 +174,8 @@ export async function rsqrt(p: Party, x: Shared, opts: { lo?: number; hi?: numbe
 }
 
 const GELU_L = 4;
+/** GELU's comparisons are exact for |x ± 4| < 2^GELU_BOUND_BITS (real value). */
+const GELU_BOUND_BITS = 15;
 const GELU_DEGREE = 6;
 /** Least-squares coefficients d_k of 0.5·x·erf(x/√2) ≈ Σ d_k u^(2k), u = x/4, on a fine grid. */
 export const GELU_COEFFS: readonly number[] = fitGelu();
@@ -199,11 +211,17 @@ function fitGelu(): number[] {
   return solve(a, h).to1DArray();
 }
 
+/**
+ * GELU of x. Inputs must satisfy |x| < 2^15 − 4 (32764; BERT's FFN pre-activations stay within a few tens): the
+ * segment comparisons of x ± 4 run at width f + 16, exact for |x ± 4| < 2^15. Within that bound x > 4 gives
+ * exactly x and x < -4 exactly 0, even where the polynomial wraps around the ring.
+ */
 export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
   const n = x.size;
   const xf = flat(x);
   // [x < -4] and [x > 4] = [4 - x < 0] in one comparison.
-  const both = await ltz(p, concatRows(p, [addConst(p, xf, GELU_L), addConst(p, mulInt(p, xf, -1n), GELU_L)]), `${op}.cmp`);
+  const both = await ltz(p, concatRows(p, [addConst(p, xf, GELU_L), addConst(p, mulInt(p, xf, -1n), GELU_L)]), `${op}.cmp`,
+    { bits: Math.min(64, p.ring.fracBits + GELU_BOUND_BITS + 1) });
   const below = both.rows(0, n);
   const above = both.rows(n, 2 * n);
   // Powers of u² = (x/4)²: u², u⁴ | u⁶, u⁸ | u¹⁰, u¹² — three product levels.
@@ -262,8 +280,11 @@ export async function layerNorm(p: Party, x: Shared, w: LayerNormWeights, op = '
   return addRow(p, scaled, w.beta);
 }
 
-/** Row maxima of [rows, cols] by a tournament: ⌈log2 cols⌉ levels of (comparison + select). */
-export async function rowMax(p: Party, x: Shared, op = 'max'): Promise<Shared> {
+/**
+ * Row maxima of [rows, cols] by a tournament: ⌈log2 cols⌉ levels of (comparison + select). `bits` is the
+ * width of the comparisons of differences a − b: exact for every input by default; k needs |a − b| < 2^(k-1-f).
+ */
+export async function rowMax(p: Party, x: Shared, op = 'max', bits = 64): Promise<Shared> {
   const [rows] = x.shape as [number, number];
   let cur = x;
   while (cur.shape[1]! > 1) {
@@ -278,7 +299,7 @@ export async function rowMax(p: Party, x: Shared, op = 'max'): Promise<Shared> {
     };
     const a = pick(0, half);
     const b = pick(1, half);
-    const aLess = await ltz(p, sub(p, a, b), `${op}.cmp`);
+    const aLess = await ltz(p, sub(p, a, b), `${op}.cmp`, { bits });
     const m = await select(p, aLess, b, a, `${op}.sel`);
     if (c % 2 === 1) {
       // The odd one out rides along to the next level.
@@ -298,11 +319,16 @@ export async function rowMax(p: Party, x: Shared, op = 'max'): Promise<Shared> {
   return cur.reshape([rows]);
 }
 
-/** Softmax over rows (baseline): x - max, exp, sum, reciprocal, product. */
+/**
+ * Softmax over rows (baseline): x - max, exp, sum, reciprocal, product. Inputs must satisfy |x| < 2^15
+ * (attention logits are tens at most; the padding mask's -4096 included): differences then stay below 2^16,
+ * and the max's and the exp clip's comparisons run at width f + 17.
+ */
 export async function softmax(p: Party, x: Shared, op = 'softmax', recipRange = { lo: -2, hi: 10 }): Promise<Shared> {
   const [, cols] = x.shape as [number, number];
-  const m = await rowMax(p, x, `${op}.max`);
-  const e = await exp(p, sub(p, x, broadcastCols(p, m, cols)), `${op}.exp`);
+  const bits = Math.min(64, p.ring.fracBits + 17);
+  const m = await rowMax(p, x, `${op}.max`, bits);
+  const e = await exp(p, sub(p, x, broadcastCols(p, m, cols)), `${op}.exp`, bits);
   const inv = await reciprocal(p, rowSum(p, e), recipRange, `${op}.recip`);
   return mul(p, e, broadcastCols(p, inv, cols), `${op}.norm`);
 }

@@ -141,6 +141,17 @@ export class Party {
     return this.exchange(op, shares, (mine, theirs) => this.ring.backend.add(mine, theirs));
   }
 
+  /**
+   * Opens values mod 2^bits in one round, sending bits·⌈n/64⌉ words (bit planes) instead of n. The result's
+   * bits from `bits` up are not reduced: mask them if needed.
+   */
+  async openBits(op: string, share: BigUint64Array, bits: number): Promise<BigUint64Array> {
+    if (bits === 64) return (await this.open(op, share))[0]!;
+    const be = this.ring.backend;
+    const [theirs] = await this.exchange(op, [be.toBitPlanes(share, bits)], (_mine, t) => t);
+    return be.add(share, be.fromBitPlanes(theirs!, bits, share.length));
+  }
+
   /** Opens XOR-shared words in one round. */
   async openXor(op: string, ...shares: BigUint64Array[]): Promise<BigUint64Array[]> {
     return this.exchange(op, shares, (mine, theirs) => this.ring.backend.xor(mine, theirs));

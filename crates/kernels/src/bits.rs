@@ -1,6 +1,6 @@
 //! Bitwise kernels for XOR-shared words (the comparison protocol's prefix tree).
 
-use crate::error::{check_same, zip2, KernelError};
+use crate::error::{check_len, check_same, zip2, KernelError};
 
 /// `out = a ^ b`.
 pub fn xor(a: &[u64], b: &[u64], out: &mut [u64]) -> Result<(), KernelError> {
@@ -30,6 +30,66 @@ pub fn beaver_and(c: &[u64], a: &[u64], b: &[u64], d: &[u64], e: &[u64], party0:
     let both = if party0 { u64::MAX } else { 0 };
     for i in 0..n {
         out[i] = c[i] ^ (d[i] & b[i]) ^ (e[i] & a[i]) ^ (d[i] & e[i] & both);
+    }
+    Ok(())
+}
+
+/// Transposes a 64×64 bit matrix in place: bit `e` of row `j` becomes bit `j` of row `e`
+/// (Hacker's Delight 7-3, swapping off-diagonal blocks of halving size; LSB-first bit order).
+fn transpose64(a: &mut [u64; 64]) {
+    let mut j = 32;
+    let mut m: u64 = 0x0000_0000_ffff_ffff;
+    while j != 0 {
+        let mut k = 0;
+        while k < 64 {
+            let t = ((a[k] >> j) ^ a[k + j]) & m;
+            a[k] ^= t << j;
+            a[k + j] ^= t;
+            k = (k + j + 1) & !j;
+        }
+        j >>= 1;
+        m ^= m << j;
+    }
+}
+
+fn check_bits(bits: u32) -> Result<(), KernelError> {
+    if bits == 0 || bits > 64 {
+        return Err(KernelError::InvalidArgument(format!("bit planes must be in 1..=64, got {}", bits)));
+    }
+    Ok(())
+}
+
+/// Bit planes of the low `bits` bits of `x`: with `w = ceil(n / 64)` words per plane, bit `e % 64` of
+/// `out[j * w + e / 64]` is bit `j` of `x[e]`; padding bits past `n` are 0. `out` holds `bits * w` words.
+pub fn to_bit_planes(x: &[u64], bits: u32, out: &mut [u64]) -> Result<(), KernelError> {
+    check_bits(bits)?;
+    let w = (x.len() + 63) / 64;
+    check_len("out", out.len(), bits as usize, w)?;
+    let mut block = [0u64; 64];
+    for (i, chunk) in x.chunks(64).enumerate() {
+        block[..chunk.len()].copy_from_slice(chunk);
+        block[chunk.len()..].iter_mut().for_each(|v| *v = 0);
+        transpose64(&mut block);
+        for (j, row) in block.iter().take(bits as usize).enumerate() {
+            out[j * w + i] = *row;
+        }
+    }
+    Ok(())
+}
+
+/// The inverse of `to_bit_planes`: `out[e]` (for `e < out.len()`) gets bit `j` from plane `j < bits`,
+/// higher bits 0. `planes` holds `bits * ceil(out.len() / 64)` words; its padding bits are ignored.
+pub fn from_bit_planes(planes: &[u64], bits: u32, out: &mut [u64]) -> Result<(), KernelError> {
+    check_bits(bits)?;
+    let w = (out.len() + 63) / 64;
+    check_len("planes", planes.len(), bits as usize, w)?;
+    let mut block = [0u64; 64];
+    for (i, chunk) in out.chunks_mut(64).enumerate() {
+        for (j, row) in block.iter_mut().enumerate() {
+            *row = if j < bits as usize { planes[j * w + i] } else { 0 };
+        }
+        transpose64(&mut block);
+        chunk.copy_from_slice(&block[..chunk.len()]);
     }
     Ok(())
 }
@@ -80,5 +140,34 @@ mod tests {
         shr_xor(&[0b1000], 3, &[1], &mut o).unwrap();
         assert_eq!(o[0], 0);
         assert!(shr_xor(&[1], 64, &[1], &mut o).is_err());
+    }
+
+    #[test]
+    fn bit_planes_round_trip() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let x: Vec<u64> = (0..150)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s ^ (s >> 29)
+            })
+            .collect();
+        for &bits in &[1u32, 7, 32, 63, 64] {
+            let w = (x.len() + 63) / 64;
+            let mut planes = vec![0u64; bits as usize * w];
+            to_bit_planes(&x, bits, &mut planes).unwrap();
+            for (e, v) in x.iter().enumerate() {
+                for j in 0..bits as usize {
+                    assert_eq!((planes[j * w + e / 64] >> (e % 64)) & 1, (v >> j) & 1);
+                }
+            }
+            assert_eq!(planes[w - 1] >> (x.len() % 64), 0, "padding is zero");
+            let mut back = vec![0u64; x.len()];
+            from_bit_planes(&planes, bits, &mut back).unwrap();
+            let low = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            assert!(back.iter().zip(&x).all(|(b, v)| *b == v & low));
+        }
+        assert!(to_bit_planes(&x, 0, &mut []).is_err());
+        assert!(to_bit_planes(&x, 65, &mut []).is_err());
+        assert!(from_bit_planes(&[0; 3], 2, &mut [0; 65]).is_err());
     }
 }

@@ -14,7 +14,7 @@ mod ops;
 mod prg;
 mod trig;
 
-pub use bits::{and, beaver_and, shr_xor, trunc_finish, xor};
+pub use bits::{and, beaver_and, from_bit_planes, shr_xor, to_bit_planes, trunc_finish, xor};
 pub use error::KernelError;
 pub use fixed::{decode, encode, FRAC_BITS_MAX};
 pub use matmul::{matmul, matmul_bt, BLOCK};

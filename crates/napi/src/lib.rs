@@ -251,6 +251,20 @@ pub fn shr_xor(
     secp_kernels::shr_xor(&a, s, &b, out_mut!(out, a, b)).map_err(to_js)
 }
 
+/// Bit planes of the low `bits` bits of `x` (see the kernel's doc).
+#[napi(js_name = "toBitPlanes", catch_unwind)]
+pub fn to_bit_planes(x: BigUint64ArraySlice, bits: i64, mut out: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
+    let bits = small("bits", bits)?;
+    secp_kernels::to_bit_planes(&x, bits, out_mut!(out, x)).map_err(to_js)
+}
+
+/// Words back from bit planes; `out.length` is the element count.
+#[napi(js_name = "fromBitPlanes", catch_unwind)]
+pub fn from_bit_planes(planes: BigUint64ArraySlice, bits: i64, mut out: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
+    let bits = small("bits", bits)?;
+    secp_kernels::from_bit_planes(&planes, bits, out_mut!(out, planes)).map_err(to_js)
+}
+
 /// Last step of dealer-assisted truncation (see the kernel's doc).
 #[napi(js_name = "truncFinish", catch_unwind)]
 pub fn trunc_finish(

@@ -174,6 +174,16 @@ pub unsafe extern "C" fn shr_xor(a: *const u64, a_len: usize, s: u32, b: *const 
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn to_bit_planes(x: *const u64, x_len: usize, bits: u32, out: *mut u64, out_len: usize) -> i32 {
+    status(k::to_bit_planes(view(x, x_len), bits, view_mut(out, out_len)))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn from_bit_planes(planes: *const u64, planes_len: usize, bits: u32, out: *mut u64, out_len: usize) -> i32 {
+    status(k::from_bit_planes(view(planes, planes_len), bits, view_mut(out, out_len)))
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn trunc_finish(c: *const u64, r_tr: *const u64, r_msb: *const u64, n: usize, bits: u32, party0: i32, out: *mut u64) -> i32 {
     status(k::trunc_finish(view(c, n), view(r_tr, n), view(r_msb, n), bits, party0 != 0, view_mut(out, n)))
 }
