@@ -12,7 +12,7 @@
  * verbalizer's (great / terrible / good / bad) at the [MASK] of "<text> . it was [MASK] ."; without one, the
  * cosine similarities of the mean-pooled embedding to the pooled embeddings of the label words (computed with
  * softmax attention), plus the largest difference of the unit-normalised pooled embeddings themselves.
- * 'sqrt' in --taus is √d_head, the default τ; (b) runs every τ of --taus with D = --mpc-features. Agreement is
+ * 'sqrt' in --taus is √d_head (softmax's temperature; the default τ is 1); (b) runs every τ of --taus with D = --mpc-features. Agreement is
  * the share of examples with the same argmax. The tiny default takes ~15 s; all-MiniLM-L6-v2 ~4 min for (a).
  */
 import { mkdtempSync, rmSync } from 'node:fs';

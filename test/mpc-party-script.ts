@@ -10,7 +10,7 @@
  *   child:  fork(PARTY_SCRIPT, ['--mpc-party-child', role]); over IPC it sends { type: 'listening', address },
  *           waits for { type: 'start', addresses, spec, linkOpts }, then sends progress and done as above.
  *
- * Runs are replayable: the dealer's PRG keys come from `insecureSeed` and the data owner's masks from
+ * Runs are replayable: the dealer's PRG keys come from `dealerSeed` and the data owner's masks from
  * an `insecureKey`, so every transport must produce the very same shares.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -46,7 +46,7 @@ export const PARTY_SCRIPT = fileURLToPath(import.meta.url);
 /** `pipeline`: one pass of several protocols, outputs revealed to the data owner. `loop`: a product per iteration, forever (or `iterations` times). */
 export interface ProgramSpec {
   name: 'pipeline' | 'loop';
-  /** Byte that fills the dealer's insecureSeed (default 0x5e): a different seed must give different shares. */
+  /** Byte that fills the dealer's dealerSeed (default 0x5e): a different seed must give different shares. */
   seed?: number;
   /** loop: number of iterations (default: until the session fails). */
   iterations?: number;
@@ -175,7 +175,7 @@ export async function runParty(role: PartyRole, link: Link, spec: ProgramSpec, h
         }
       }
     } else {
-      const p = await Party.join(role, { ring, link, insecureSeed: new Uint8Array(32).fill(spec.seed ?? 0x5e) });
+      const p = await Party.join(role, { ring, link, dealerSeed: new Uint8Array(32).fill(spec.seed ?? 0x5e) });
       const outs = await serverProgram(p, spec, hooks, counter);
       if (spec.name === 'pipeline') outs.forEach((o, i) => reveal(p, 'data', `out${i}`, o));
       if (!p.isDealer) words = outs.map((o) => b64(o.s));

@@ -4,11 +4,13 @@
  * loopback addresses and starts the four other roles as child processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SecpError } from '../../bindings/errors.js';
 import { loadModel } from '../model/config.js';
 import type { RfaOptions } from '../model/plain.js';
 import type { PartyId } from '../net/types.js';
@@ -27,9 +29,28 @@ export const SERVE_COMMAND: CommandSpec = {
   options: [
     { name: 'role', kind: 'enum', values: ['s0', 's1', 'dealer'], required: true, group: 'Session', help: 'which party this process is' },
     { name: 'job', kind: 'path', arg: 'FILE', required: true, group: 'Session', help: 'the job file (public: model configuration, shapes, addresses of every party)' },
+    { name: 'key-file', kind: 'path', arg: 'FILE', group: 'Session', help: "dealer: its secret key (32 bytes as hex; created, mode 0600, if missing). With it a resumed run (same data owner nonce) replays the first run's randomness, so it ends bit for bit like an uninterrupted run" },
   ],
   notes: ['Security: semi-honest, non-colluding S0, S1 and dealer. The dealer must not run in the same trust domain as S0 or S1.'],
 };
+
+/** Writes a fresh dealer key (32 random bytes as hex, readable by the owner only). */
+export function writeDealerKey(file: string): void {
+  writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/** Reads a dealer key file written by writeDealerKey. */
+export function readDealerKey(file: string): Uint8Array {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new UsageError(`cannot read the dealer key ${file}: ${(e as Error).message}`);
+  }
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new UsageError(`${file} is not a dealer key (64 hex digits)`);
+  return new Uint8Array(Buffer.from(text, 'hex'));
+}
 
 export const SHARE_MODEL_COMMAND: CommandSpec = {
   name: 'share-model',
@@ -63,7 +84,11 @@ export function readJob(file: string): Job {
 export async function runServe(argv: readonly string[]): Promise<number> {
   const p = parseCommand(SERVE_COMMAND, argv);
   if (p.help) return -1;
-  await runRole(readJob(p.values['job'] as string), p.values['role'] as 's0' | 's1' | 'dealer');
+  const role = p.values['role'] as 's0' | 's1' | 'dealer';
+  const keyFile = p.values['key-file'] as string | undefined;
+  if (keyFile !== undefined && role !== 'dealer') throw new UsageError('serve: --key-file is the dealer\'s (--role dealer)');
+  if (keyFile !== undefined && !existsSync(keyFile)) writeDealerKey(keyFile);
+  await runRole(readJob(p.values['job'] as string), role, undefined, keyFile !== undefined ? { dealerKey: readDealerKey(keyFile) } : {});
   return 0;
 }
 
@@ -77,15 +102,34 @@ export async function runShareModel(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+/**
+ * A loopback port that is free now, drawn below the kernel's ephemeral range: the roles' outgoing connections take
+ * ephemeral ports, so a listening port from that range (what `listen(0)` hands out) can be taken by a connection
+ * before the role that owns it starts listening.
+ */
+async function freePort(taken: Set<number>): Promise<number> {
+  let ephemeralLo = 32768;
+  try {
+    ephemeralLo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLo;
+  } catch {
+    // not Linux: keep the usual lower bound
+  }
+  const lo = 10_000;
+  const hi = Math.max(lo + 1000, ephemeralLo);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = lo + randomInt(hi - lo);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new SecpError('ERR_PEER_UNREACHABLE', `no free loopback port found in ${lo}..${hi - 1}`);
 }
 
 const children: ChildProcess[] = [];
@@ -99,17 +143,18 @@ process.on('exit', () => {
  */
 export async function startLocalProcesses(
   prep: Prepared,
-  o: { attention: 'rfa' | 'softmax'; rfa: RfaOptions; logitScale: number; timeoutSec: number; modelDir: string },
+  o: { attention: 'rfa' | 'softmax'; rfa: RfaOptions; logitScale: number; timeoutSec: number; modelDir: string; keyFile?: string },
   log: (line: string) => void,
 ): Promise<Job> {
   const head = resolveHead(prep.model, new FastPlainForward(prep.model, { attention: o.attention, rfa: o.rfa }), prep.task, o.logitScale);
   const job: Job = { sessions: {}, fracBits: FRAC_BITS, logitScale: o.logitScale, timeoutSec: o.timeoutSec };
+  const taken = new Set<number>();
   if (prep.task.kind === 'pooled') job.labelTexts = [...prep.task.labelTexts!];
   for (const split of ['train', 'dev', 'test'] as const) {
     const batch = prep.batches[split];
     if (!batch) continue;
     const addresses = {} as Record<PartyId, { host: string; port: number }>;
-    for (const party of MPC_PARTIES) addresses[party] = { host: '127.0.0.1', port: await freePort() };
+    for (const party of MPC_PARTIES) addresses[party] = { host: '127.0.0.1', port: await freePort(taken) };
     job.sessions[split] = { spec: specFor(prep.model, head, batch, o.attention, o.rfa), addresses };
   }
   const dir = mkdtempSync(join(tmpdir(), 'secp-job-'));
@@ -125,7 +170,9 @@ export async function startLocalProcesses(
     });
     children.push(child);
   };
-  for (const role of ['s0', 's1', 'dealer'] as const) start(['serve', '--role', role, '--job', file], role);
+  for (const role of ['s0', 's1', 'dealer'] as const) {
+    start(['serve', '--role', role, '--job', file, ...(role === 'dealer' && o.keyFile ? ['--key-file', o.keyFile] : [])], role);
+  }
   start(['share-model', '--model', o.modelDir, '--job', file], 'model owner');
   log(`started S0, S1, the dealer and the model owner as processes (pids ${children.map((c) => c.pid).join(', ')}); job ${file}`);
   return job;
@@ -159,6 +206,8 @@ export const DEMO_COMMAND: CommandSpec = {
     { name: 'model', kind: 'path', arg: 'DIR', default: '.cache/models/all-MiniLM-L6-v2', group: 'Demo', help: 'model folder (scripts/fetch-assets.sh puts it there)' },
     { name: 'data', kind: 'path', arg: 'DIR', default: '.cache/data/rotten_tomatoes', group: 'Demo', help: 'folder with train.jsonl and test.jsonl' },
     { name: 'out', kind: 'path', arg: 'FILE', default: 'demo-prompt.json', group: 'Demo', help: 'where the tuned prompt (best z, scores, settings) is written' },
+    { name: 'checkpoint', kind: 'path', arg: 'FILE', default: 'demo-checkpoint.json', group: 'Demo', help: 'checkpoint written after every generation (replaced by a new demo run)' },
+    { name: 'resume', kind: 'flag', group: 'Demo', help: 'continue the demo run saved in --checkpoint (after a failure or Ctrl-C)' },
     { name: 'generations', kind: 'int', min: 1, default: DEMO_SETTINGS.generations, group: 'Demo', help: 'CMA-ES generations' },
     { name: 'plaintext', kind: 'flag', group: 'Demo', help: 'run the same settings with the plaintext forward instead of MPC (no privacy; for comparison)' },
     { name: 'json', kind: 'flag', group: 'Output', help: 'print events as JSON lines on stdout' },
@@ -170,9 +219,18 @@ export async function runDemo(argv: readonly string[], signal: AbortSignal): Pro
   if (p.help) return -1;
   const data = p.values['data'] as string;
   const d = DEMO_SETTINGS;
+  const generations = p.values['generations'] as number;
+  const mode = p.values['plaintext'] === true ? ['--plaintext'] : ['--mpc', '--processes'];
+  const checkpoint = p.values['checkpoint'] as string;
+  const resumeCommand = `secp-tune demo${p.values['plaintext'] === true ? ' --plaintext' : ''} --checkpoint ${checkpoint} --resume`;
+  const { runTuneCommand } = await import('./tune.js');
+  if (p.values['resume'] === true) {
+    const args = [...mode, '--checkpoint', checkpoint, '--resume', '--out', p.values['out'] as string, ...(p.values['json'] === true ? ['--json'] : [])];
+    process.stderr.write(`secp-tune demo: secp-tune tune ${args.join(' ')}\n`);
+    return runTuneCommand(args, signal, resumeCommand);
+  }
   const args = [
-    p.values['plaintext'] === true ? '--plaintext' : '--mpc',
-    ...(p.values['plaintext'] === true ? [] : ['--processes']),
+    ...mode,
     '--model', p.values['model'] as string,
     '--train', join(data, 'train.jsonl'),
     '--test', join(data, 'test.jsonl'),
@@ -185,14 +243,14 @@ export async function runDemo(argv: readonly string[], signal: AbortSignal): Pro
     '--prompt-length', String(d.promptLength),
     '--dim', String(d.dim),
     '--popsize', String(d.popsize),
-    '--max-generations', String(p.values['generations']),
-    '--budget', String(1e9),
+    '--budget', String(d.popsize * generations),
     '--eval-every', String(d.evalEvery),
     '--rfa-features', String(d.rfaFeatures),
     '--out', p.values['out'] as string,
+    '--checkpoint', checkpoint,
+    '--overwrite',
     ...(p.values['json'] === true ? ['--json'] : []),
   ];
   process.stderr.write(`secp-tune demo: secp-tune tune ${args.join(' ')}\n`);
-  const { runTuneCommand } = await import('./tune.js');
-  return runTuneCommand(args, signal);
+  return runTuneCommand(args, signal, resumeCommand);
 }

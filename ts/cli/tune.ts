@@ -3,17 +3,19 @@
  * (plaintext now; the MPC one plugs in at `createEvaluator`) and run the tuning loop with progress, JSON events,
  * checkpoints and resume.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { availableParallelism, homedir } from 'node:os';
 import { SecpError } from '../../bindings/errors.js';
 import { loadModel, type LoadedModel } from '../model/config.js';
 import { readCheckpointFile } from '../tuning/checkpoint.js';
 import { DATA_DEFAULTS, examplesHash, loadDataset, sampleFewShot, subsample, type Example } from '../tuning/data.js';
 import type { Evaluator } from '../tuning/evaluator.js';
 import { TUNE_DEFAULTS, tune, type TuneResult } from '../tuning/loop.js';
-import { PlainEvaluator, PLAIN_EVALUATOR_DEFAULTS } from '../tuning/plain-evaluator.js';
+import { PlainEvaluator, PLAIN_EVALUATOR_DEFAULTS, weightsHash } from '../tuning/plain-evaluator.js';
 import { MpcEvaluator, type Job } from '../tuning/mpc-evaluator.js';
-import { readJob, startLocalProcesses } from './roles.js';
+import { readDealerKey, readJob, startLocalProcesses, writeDealerKey } from './roles.js';
 import { encodeExamples, placeholderIds, resolveTask, TASKS, type EncodedBatch, type ResolvedTask } from '../tuning/task.js';
 import { RFA_DEFAULTS } from '../model/plain.js';
 import { UsageError, checkRequired, parseCommand, type CommandSpec, type OptValue, type Parsed } from './options.js';
@@ -33,6 +35,7 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'mpc', kind: 'flag', group: 'Mode', help: 'run the forward under 2-party MPC (S0, S1, dealer and model owner in this process unless --processes or --job)' },
     { name: 'processes', kind: 'flag', group: 'Mode', help: 'mpc: start S0, S1, the dealer and the model owner as separate local processes over loopback TCP' },
     { name: 'job', kind: 'path', arg: 'FILE', group: 'Mode', help: 'mpc: join the sessions of this job file (roles started with `secp-tune serve/share-model --job FILE`)' },
+    { name: 'dealer-key', kind: 'path', arg: 'FILE', default: '~/.secp-tune/dealer.key', group: 'Mode', help: "mpc without --job: the key of the dealer this command starts (created if missing). With the run's nonce (a hash of settings, data and weights) it fixes the run's randomness, so --resume ends bit for bit like an uninterrupted run" },
     { name: 'timeout-sec', kind: 'int', min: 1, default: 3600, group: 'Mode', help: 'mpc: a party silent this long ends the session (a killed peer is detected at once; idle sessions wait between evaluations)' },
 
     { name: 'model', kind: 'path', arg: 'DIR', group: 'Model', required: true, help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
@@ -40,7 +43,7 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'attention', kind: 'enum', values: ['rfa', 'softmax'], default: PLAIN_EVALUATOR_DEFAULTS.attention, group: 'Model', help: 'attention: random features (what the MPC forward runs) or exact softmax' },
     { name: 'rfa-features', kind: 'int', min: 1, max: 65536, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
     { name: 'rfa-seed', kind: 'int', min: 0, default: RFA_DEFAULTS.seed, group: 'Model', help: 'seed of the public random-feature matrices' },
-    { name: 'rfa-tau', kind: 'number', min: 1e-6, defaultText: 'sqrt(head dim)', group: 'Model', help: 'RFA kernel temperature: weights ∝ exp(tau·cos(q, k))' },
+    { name: 'rfa-tau', kind: 'number', min: 1e-6, default: RFA_DEFAULTS.tau, group: 'Model', help: 'RFA kernel temperature: weights ∝ exp(tau·cos(q, k)); above ~1 the normaliser nears zero with few features and MPC drifts from float64' },
     { name: 'logit-scale', kind: 'number', min: 1e-6, default: PLAIN_EVALUATOR_DEFAULTS.logitScale, group: 'Model', help: 'pooled kind: logits = scale × cosine similarity' },
     { name: 'threads', kind: 'int', min: 1, max: 256, defaultText: 'all CPUs', group: 'Model', help: 'plaintext: worker threads' },
 
@@ -92,15 +95,18 @@ export const TUNE_COMMAND: CommandSpec = {
   notes: [
     'The few-shot splits are drawn per class with --seed: --shots for training and --dev-shots more for dev,\n' +
       'disjoint, from --train (or dev from --dev). One generation is one evaluator call for all candidates.',
-    'Resume: `secp-tune tune --plaintext --checkpoint run.json --resume` continues a stopped or killed run with\n' +
-      'the settings saved in the checkpoint and ends with exactly the result of an uninterrupted run. Ctrl-C stops\n' +
-      'after the current generation (the checkpoint stays resumable); a second Ctrl-C quits at once.',
+    'Resume: `secp-tune tune --plaintext|--mpc [--processes] --checkpoint run.json --resume` continues a stopped,\n' +
+      'failed or killed run with the settings saved in the checkpoint. In plaintext it ends with exactly the result\n' +
+      'of an uninterrupted run. Under MPC the resumed generations run with fresh masks, so their logits differ from\n' +
+      "an uninterrupted run's by fixed-point rounding (~1e-3): the result is the same unless that rounding reorders\n" +
+      'two candidates. Ctrl-C stops after the current generation (the checkpoint stays resumable); a second Ctrl-C\n' +
+      'quits at once.',
     'Exit codes: 0 done, 1 error, 2 usage error, 3 not available in this build, 130 stopped by Ctrl-C.',
   ],
 };
 
 /** Options that change only how the run is shown or how fast it goes; they may differ on resume. */
-const PRESENTATION = new Set(['json', 'progress', 'threads', 'resume', 'overwrite', 'checkpoint', 'out', 'plaintext', 'mpc', 'processes', 'job', 'timeout-sec']);
+const PRESENTATION = new Set(['json', 'progress', 'threads', 'resume', 'overwrite', 'checkpoint', 'out', 'plaintext', 'mpc', 'processes', 'job', 'timeout-sec', 'dealer-key']);
 
 type Values = Parsed['values'];
 
@@ -130,6 +136,25 @@ function mergeResumeArgs(parsed: Parsed): Values {
     }
   }
   return values;
+}
+
+/**
+ * The nonce of an MPC run: a hash of everything that determines it (settings, data, weights). Two runs share a
+ * nonce only when they compute the same thing, so a dealer key reused across runs never masks two different
+ * values alike, and a run, killed or not, always draws the same randomness: `--resume` ends bit for bit like an
+ * uninterrupted run.
+ */
+function mpcRun(values: Values, prep: Prepared): MpcRun {
+  const nonce = createHash('sha256')
+    .update(JSON.stringify({ args: recordedArgs(values), data: prep.dataHashes, weights: weightsHash(prep.model) }))
+    .digest();
+  if (values['job'] !== undefined) return { nonce: new Uint8Array(nonce) };
+  const keyFile = str(values['dealer-key'])!.replace(/^~(?=\/|$)/, homedir());
+  if (!existsSync(keyFile)) {
+    mkdirSync(dirname(keyFile), { recursive: true });
+    writeDealerKey(keyFile);
+  }
+  return { nonce: new Uint8Array(nonce), keyFile };
 }
 
 /** The arguments recorded in the checkpoint (everything that determines the result). */
@@ -221,7 +246,19 @@ export function prepare(values: Values, log: (line: string) => void): Prepared {
 }
 
 /** The hook where the forward is chosen: the plaintext float64 forward, or the 2-party MPC forward. */
-export async function createEvaluator(mode: 'plaintext' | 'mpc', values: Values, prep: Prepared, log: (line: string) => void = () => undefined): Promise<Evaluator> {
+/** MPC runs: the run's nonce (mpcRun) and the key file of the dealer this command starts (in-process or --processes). */
+export interface MpcRun {
+  nonce: Uint8Array;
+  keyFile?: string;
+}
+
+export async function createEvaluator(
+  mode: 'plaintext' | 'mpc',
+  values: Values,
+  prep: Prepared,
+  log: (line: string) => void = () => undefined,
+  run: MpcRun = { nonce: new Uint8Array(randomBytes(32)) },
+): Promise<Evaluator> {
   const attention = str(values['attention']) as 'rfa' | 'softmax';
   const rfa = {
     features: num(values['rfa-features'])!,
@@ -235,9 +272,16 @@ export async function createEvaluator(mode: 'plaintext' | 'mpc', values: Values,
     const jobFile = str(values['job']);
     if (jobFile !== undefined) job = readJob(jobFile);
     else if (values['processes'] === true) {
-      job = await startLocalProcesses(prep, { attention, rfa, logitScale, timeoutSec: num(values['timeout-sec'])!, modelDir: str(values['model'])! }, log);
+      job = await startLocalProcesses(
+        prep,
+        { attention, rfa, logitScale, timeoutSec: num(values['timeout-sec'])!, modelDir: str(values['model'])!, ...(run.keyFile ? { keyFile: run.keyFile } : {}) },
+        log,
+      );
     }
-    return MpcEvaluator.create({ model: prep.model, task: prep.task, batches: prep.batches, attention, rfa, logitScale, ...(job ? { job } : {}) });
+    return MpcEvaluator.create({
+      model: prep.model, task: prep.task, batches: prep.batches, attention, rfa, logitScale, nonce: run.nonce,
+      ...(job ? { job } : run.keyFile ? { dealerKey: readDealerKey(run.keyFile) } : {}),
+    });
   }
   return PlainEvaluator.create({
     model: prep.model,
@@ -264,7 +308,11 @@ function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (v instanceof Float64Array || v instanceof Int32Array ? Array.from(v) : v));
 }
 
-export async function runTuneCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
+/**
+ * `resumeCommand`: how the caller continues this run (the demo has its own); by default the tune command line
+ * with --checkpoint and --resume.
+ */
+export async function runTuneCommand(argv: readonly string[], signal: AbortSignal, resumeCommand?: string): Promise<number> {
   const parsed = parseCommand(TUNE_COMMAND, argv, { deferRequired: true });
   if (parsed.help) return -1;
   const plaintext = parsed.values['plaintext'] === true;
@@ -297,10 +345,16 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
       (prep.counts.truncated > 0 ? ` (${prep.counts.truncated} cut to --seq-len ${num(values['seq-len'])})` : ''),
   );
   if (mode === 'plaintext') progress.log('plaintext mode: the forward runs locally in float64; nothing is private');
-  const evaluator = await createEvaluator(mode, values, prep, (l) => progress.log(l));
+  const run = mode === 'mpc' ? mpcRun(values, prep) : undefined;
+  const evaluator = await createEvaluator(mode, values, prep, (l) => progress.log(l), run);
   const metricName = prep.task.metric === 'f1' ? 'f1' : 'acc';
   progress.metric = metricName;
+  const transport = values['processes'] === true ? ' --processes' : str(values['job']) !== undefined ? ` --job ${str(values['job'])}` : '';
+  const resumeHint = checkpoint === undefined
+    ? ' (no --checkpoint: cannot resume)'
+    : `; continue with: ${resumeCommand ?? `secp-tune tune --${mode}${transport} --checkpoint ${checkpoint} --resume`}`;
   let result: TuneResult | undefined;
+  let generation = 0;
   try {
     const maxGen = num(values['max-generations']);
     const events = tune({
@@ -333,23 +387,28 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
     });
     for await (const e of events) {
       if (json) process.stdout.write(`${toJson(e)}\n`);
-      if (e.type === 'start') progress.start(e);
-      else if (e.type === 'generation') progress.generation(e);
-      else {
+      if (e.type === 'start') {
+        generation = e.generation;
+        progress.start(e);
+      } else if (e.type === 'generation') {
+        generation = e.generation;
+        progress.generation(e);
+      } else {
         progress.done(e.result);
         result = e.result;
       }
     }
+  } catch (err) {
+    // The checkpoint holds every finished generation: say how to go on once the cause is fixed.
+    if (generation > 0 || parsed.values['resume'] === true) progress.log(`the run failed after generation ${generation}${resumeHint}`);
+    throw err;
   } finally {
     await evaluator.close?.();
   }
   if (result === undefined) throw new SecpError('ERR_INTERNAL', 'the run ended without a result');
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
   if (!result.complete) {
-    progress.log(
-      `stopped after generation ${result.generations}` +
-        (checkpoint ? `; continue with: secp-tune tune --${mode} --checkpoint ${checkpoint} --resume` : ' (no --checkpoint: cannot resume)'),
-    );
+    progress.log(`stopped after generation ${result.generations}${resumeHint}`);
   } else {
     const b = result.best;
     progress.log(

@@ -43,6 +43,7 @@
  * Error: ≈ 1e-3 per layer on unit-scale activations at f = 16 (dominated by LayerNorm's rsqrt and GELU's
  * fixed-point polynomial); test/model-mpc.test.ts checks ≤ 1e-2 on the logits of a 2-layer model.
  */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { SecpError } from '../../bindings/errors.js';
 import { fixWeight, matmulFixedRaw, matmulManyRaw, mulRaw, squareRaw, type FixedWeight } from '../mpc/beaver.js';
 import { InputParty, input, reveal } from '../mpc/io.js';
@@ -416,11 +417,17 @@ export class DataOwner {
   private busy = false;
   private closed = false;
 
-  /** `insecureKey` fixes the share masks: reproducible tests only. */
-  constructor(readonly link: Link, readonly ring: Ring, spec: MpcSpec, opts: { insecureKey?: Uint8Array } = {}) {
+  /**
+   * `insecureKey` fixes the share masks: reproducible tests only. `nonce` (32 bytes, public; default random)
+   * names the run for the dealer: a dealer with a persistent key (runServer's dealerKey) derives the session's
+   * randomness from it, so a resumed run passes its first run's nonce again.
+   */
+  constructor(readonly link: Link, readonly ring: Ring, spec: MpcSpec, opts: { insecureKey?: Uint8Array; nonce?: Uint8Array } = {}) {
     if (link.self !== 'data') invalid(`the data owner's link belongs to ${link.self}`);
+    if (opts.nonce !== undefined && opts.nonce.byteLength !== 32) invalid(`the run nonce must have 32 bytes, got ${opts.nonce.byteLength}`);
     this.spec = resolveSpec(spec, ring.fracBits);
     this.input = new InputParty(link, ring.backend, opts.insecureKey);
+    link.send('dealer', 'setup.nonce', opts.nonce ?? new Uint8Array(randomBytes(32)));
   }
 
   private command(code: bigint, arg = 0n): void {
@@ -544,8 +551,12 @@ export class DataOwner {
     });
     this.busy = true;
     try {
+      const encoded = this.ring.backend.encode(all, this.ring.fracBits);
       this.command(CMD.forward, BigInt(C));
-      this.input.share('prompt', this.ring.backend.encode(all, this.ring.fracBits));
+      // The forward's label: a hash of its inputs (the batch is fixed per session), see MpcEncoder.forward.
+      const label = new Uint8Array(createHash('sha256').update(new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength)).digest());
+      for (const to of ['s0', 's1', 'dealer'] as const) this.link.send(to, 'forward.label', label);
+      this.input.share('prompt', encoded);
       const L = s.labels;
       const raw = await this.input.receive('logits', C * s.examples * L);
       const logits = this.ring.backend.decode(raw, logitBits(s, this.ring.fracBits));
@@ -705,6 +716,11 @@ export class MpcEncoder {
     const f = p.ring.fracBits;
     const be = p.ring.backend;
     this.phase('forward');
+    // Every forward restarts the dealer's PRGs on its label (a hash of the prompts): a resumed run recomputes a
+    // generation with the randomness of the uninterrupted run (same session keys, same prompts), bit for bit.
+    const label = await p.link.recv('data', 'forward.label');
+    if (label.byteLength !== 32) throw new SecpError('ERR_PROTOCOL_MISMATCH', `forward label has ${label.byteLength} bytes, expected 32`);
+    p.rekey(label);
     const prompts = await input(p, 'data', 'prompt', [C * P, H]);
     let x = this.local([C * B * n, H], () => {
       const out = new BigUint64Array(C * B * n * H);
@@ -842,16 +858,27 @@ export class MpcEncoder {
 /**
  * One server or the dealer for a whole session: joins, receives and fixes the weights, serves the data
  * owner until it closes. Any error aborts the link (so every peer stops waiting) and is rethrown.
+ *
+ * `dealerKey` (dealer only; 32 secret bytes kept by the dealer): the servers' session keys are derived from it
+ * and the data owner's run nonce, so that a session restarted for the same run (same nonce) replays the same
+ * randomness: with the per-forward relabelling (MpcEncoder.forward) a resumed run computes bit for bit what
+ * the uninterrupted one would have. Without it the keys are fresh.
  */
 export async function runServer(
   role: Role,
   link: Link,
   ring: Ring,
   spec: MpcSpec,
-  opts: MpcEncoderOptions & { insecureSeed?: Uint8Array } = {},
+  opts: MpcEncoderOptions & { dealerKey?: Uint8Array } = {},
 ): Promise<void> {
   try {
-    const p = await Party.join(role, { ring, link, insecureSeed: opts.insecureSeed });
+    let dealerSeed: Uint8Array | undefined;
+    if (role === 'dealer') {
+      const nonce = await link.recv('data', 'setup.nonce');
+      if (nonce.byteLength !== 32) throw new SecpError('ERR_PROTOCOL_MISMATCH', `run nonce has ${nonce.byteLength} bytes, expected 32`);
+      if (opts.dealerKey) dealerSeed = new Uint8Array(createHmac('sha256', opts.dealerKey).update(nonce).digest());
+    }
+    const p = await Party.join(role, { ring, link, ...(dealerSeed ? { dealerSeed } : {}) });
     const enc = await MpcEncoder.setup(p, spec, opts);
     await enc.serve();
   } catch (err) {
@@ -877,10 +904,10 @@ export function createLocalSession(
   ring: Ring,
   spec: MpcSpec,
   weights: Weights,
-  opts: MpcEncoderOptions & { net?: LinkOptions; insecureSeed?: Uint8Array; session?: string } = {},
+  opts: MpcEncoderOptions & { net?: LinkOptions; dealerKey?: Uint8Array; nonce?: Uint8Array; session?: string } = {},
 ): LocalSession {
   const links = createLocalNetwork(opts.session ?? 'mpc-forward', ['s0', 's1', 'dealer', 'data', 'model'], opts.net);
-  const data = new DataOwner(links.get('data')!, ring, spec);
+  const data = new DataOwner(links.get('data')!, ring, spec, opts.nonce ? { nonce: opts.nonce } : {});
   const model = new ModelOwner(links.get('model')!, ring, spec);
   const servers = (['s0', 's1', 'dealer'] as const).map((role) => runServer(role, links.get(role)!, ring, spec, opts));
   const done = Promise.all(servers).then(() => undefined);

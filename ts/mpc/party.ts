@@ -8,6 +8,7 @@
  * sends S1 only the correcting share of derived values (C = A·B, cos t, ...). Over plain TCP the key
  * travels in the clear: use TLS between the dealer and the servers outside a test.
  */
+import { createHmac } from 'node:crypto';
 import { SecpError } from '../../bindings/errors.js';
 import type { Link, PartyId } from '../net/types.js';
 import { Prg } from '../ring/prg.js';
@@ -19,10 +20,11 @@ export interface PartyOptions {
   ring: Ring;
   link: Link;
   /**
-   * Dealer only: derive the servers' PRG keys from this 32-byte seed instead of the OS CSPRNG, so a
-   * run can be replayed exactly (tests, cross-transport checks). Never set it in production.
+   * Dealer only: derive the servers' PRG keys from this 32-byte secret instead of the OS CSPRNG, so that a
+   * session restarted with the same seed draws the same randomness (resume, replayable tests). It must stay
+   * the dealer's secret: whoever holds it learns every mask of the session.
    */
-  insecureSeed?: Uint8Array;
+  dealerSeed?: Uint8Array;
   /** Test hook: called with (op, stream position, words) for every activation mask drawn. */
   onMask?: (op: string, role: Role, position: number, words: number) => void;
 }
@@ -36,6 +38,8 @@ export class Party {
   readonly onMask: PartyOptions['onMask'];
   /** Server: the PRG shared with the dealer. Dealer: [S0's, S1's]. */
   private prgs: Prg[] = [];
+  /** The session keys of `prgs`. */
+  private keys: Uint8Array[] = [];
 
   private constructor(role: Role, opts: PartyOptions) {
     this.role = role;
@@ -52,18 +56,32 @@ export class Party {
     const p = new Party(role, opts);
     const be = p.ring.backend;
     if (role === 'dealer') {
-      const seeded = opts.insecureSeed ? new Prg(be, opts.insecureSeed, 0xdea1n) : null;
+      if (opts.dealerSeed && opts.dealerSeed.byteLength !== 32) throw new SecpError('ERR_INVALID_ARGUMENT', `the dealer seed must have 32 bytes, got ${opts.dealerSeed.byteLength}`);
+      const seeded = opts.dealerSeed ? new Prg(be, opts.dealerSeed, 0xdea1n) : null;
       for (const s of ['s0', 's1'] as const) {
         const key = seeded ? new Uint8Array(seeded.next(4).buffer) : Prg.randomKey();
         p.link.send(s, 'setup.seed', key);
+        p.keys.push(key);
         p.prgs.push(new Prg(be, key));
       }
     } else {
       const key = await p.link.recv('dealer', 'setup.seed');
       if (key.byteLength !== 32) throw new SecpError('ERR_PROTOCOL_MISMATCH', `dealer seed has ${key.byteLength} bytes, expected 32`);
+      p.keys.push(key.slice());
       p.prgs.push(new Prg(be, key));
     }
     return p;
+  }
+
+  /**
+   * Restarts every PRG shared with the dealer on a key derived from the session key and `label`
+   * (HMAC-SHA256): the draws after it depend only on the session key and the label, not on what the session
+   * did before. A forward labelled by a hash of its own inputs thus uses the same randomness whenever it is
+   * run again with the same inputs in a session with the same keys (a resumed run), and fresh randomness for
+   * any other input.
+   */
+  rekey(label: Uint8Array): void {
+    this.prgs = this.keys.map((k) => new Prg(this.ring.backend, new Uint8Array(createHmac('sha256', k).update(label).digest())));
   }
 
   get isDealer(): boolean {

@@ -99,6 +99,19 @@ export interface MpcEvaluatorOptions {
   backend?: BackendName;
   /** Absent: all roles in this process. Present: the other roles are processes reached over TCP. */
   job?: Job;
+  /**
+   * The run's nonce (32 bytes, public; default random): pass the first run's again when resuming, so that a
+   * dealer with a persistent key (`dealerKey` here in local mode, `serve --key-file` over TCP) replays the
+   * randomness and the resumed run ends bit for bit like an uninterrupted one.
+   */
+  nonce?: Uint8Array;
+  /** Local mode: the in-process dealer's persistent key (32 secret bytes). */
+  dealerKey?: Uint8Array;
+}
+
+/** The nonce of one split's session: every split has its own randomness. */
+function splitNonce(nonce: Uint8Array | undefined, split: Split): Uint8Array | undefined {
+  return nonce && new Uint8Array(createHash('sha256').update(nonce).update(split).digest());
 }
 
 interface SplitSession {
@@ -143,7 +156,8 @@ export class MpcEvaluator implements Evaluator {
           const js = opts.job.sessions[split];
           if (!js) throw new SecpError('ERR_INVALID_ARGUMENT', `the job has no ${split} session`);
           const link = await joinSession(opts.job, split, 'data');
-          sessions[split] = { data: new DataOwner(link, ring, js.spec), links: [link], remote: { bytes: 0, rounds: 0 } };
+          const nonce = splitNonce(opts.nonce, split);
+          sessions[split] = { data: new DataOwner(link, ring, js.spec, nonce ? { nonce } : {}), links: [link], remote: { bytes: 0, rounds: 0 } };
           // The head's public part comes from the job (label ids) or from the model owner (label embeddings,
           // sent on every split's session; all splits use the same).
           const labels = js.spec.head.kind === 'pooled' ? new Float64Array((await link.recv('model', 'head.labels')).slice().buffer) : undefined;
@@ -152,7 +166,12 @@ export class MpcEvaluator implements Evaluator {
             : { kind: 'pooled', labelEmbeddings: labels!, logitScale };
         } else {
           const spec = specFor(model, head!, batch, attention, rfa);
-          const local = createLocalSession(ring, spec, model.weights, { session: `local-${split}` });
+          const nonce = splitNonce(opts.nonce, split);
+          const local = createLocalSession(ring, spec, model.weights, {
+            session: `local-${split}`,
+            ...(nonce ? { nonce } : {}),
+            ...(opts.dealerKey ? { dealerKey: opts.dealerKey } : {}),
+          });
           sessions[split] = { data: local.data, links: [...local.links.values()], done: local.done };
         }
         sessions[split]!.data.shareBatch(examplesOf(batch), head!.kind === 'pooled' ? head!.labelEmbeddings : undefined);
@@ -248,7 +267,12 @@ function reportTraffic(link: Link): void {
 }
 
 /** A role process of a job (`secp-tune serve` / `share-model`): runs its part of every split's session. */
-export async function runRole(job: Job, role: Role | 'model', model?: LoadedModel, opts: { backend?: BackendName; task?: ResolvedTask } = {}): Promise<void> {
+export async function runRole(
+  job: Job,
+  role: Role | 'model',
+  model?: LoadedModel,
+  opts: { backend?: BackendName; task?: ResolvedTask; dealerKey?: Uint8Array } = {},
+): Promise<void> {
   const ring = new Ring({ fracBits: job.fracBits, ...(opts.backend ? { backend: loadBackend({ backend: opts.backend }) } : {}) });
   const splits = (['train', 'dev', 'test'] as const).filter((s) => job.sessions[s]);
   await Promise.all(splits.map(async (split) => {
@@ -267,7 +291,7 @@ export async function runRole(job: Job, role: Role | 'model', model?: LoadedMode
       return;
     }
     if (role !== 'dealer') reportTraffic(link);
-    await runServer(role, link, ring, spec);
+    await runServer(role, link, ring, spec, role === 'dealer' && opts.dealerKey ? { dealerKey: opts.dealerKey } : {});
     await link.close();
   }));
 }
