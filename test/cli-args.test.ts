@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,6 +134,17 @@ test('tune --mpc --processes: every role its own process over loopback TCP, even
   t.true(gens.every((g) => (g['bytes'] as number) > 0 && (g['rounds'] as number) > 0), JSON.stringify(gens[0]));
 });
 
+/** The --out results of two runs agree on the best prompt, history, test score and calls; returns the second's. */
+function assertSameResult(t: ExecutionContext, resultFile: string, expectedFile: string) {
+  const a = JSON.parse(readFileSync(expectedFile, 'utf8')).result;
+  const b = JSON.parse(readFileSync(resultFile, 'utf8')).result;
+  t.deepEqual(b.best, a.best);
+  t.deepEqual(b.history, a.history);
+  t.deepEqual(b.test, a.test);
+  t.is(b.forwardCalls, a.forwardCalls);
+  return a;
+}
+
 /** Starts `secp-tune tune --mpc --processes ...`; resolves the role pids and the count of generation events. */
 function startMpcRun(args: string[]) {
   const child = spawn(process.execPath, [CLI, 'tune', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -206,13 +217,8 @@ test.serial('tune --mpc --processes: killing S1 stops every role with a clear er
     '--dealer-key', join(root, 'dealer.key'));
   t.is(resumed.code, 0, resumed.stderr);
   t.regex(resumed.stderr, /resuming at generation [1-5]\b/);
-  const a = JSON.parse(readFileSync(fullOut, 'utf8')).result;
-  const b = JSON.parse(readFileSync(resumedOut, 'utf8')).result;
   // Same dealer key and same run nonce: the restarted sessions replay the randomness, bit for bit.
-  t.deepEqual(b.best, a.best);
-  t.deepEqual(b.history, a.history);
-  t.deepEqual(b.test, a.test);
-  t.is(b.forwardCalls, a.forwardCalls);
+  const a = assertSameResult(t, resumedOut, fullOut);
   // Another dealer key draws other masks: the same run then differs in the last bits of its losses.
   const other = cli('tune', ...MPC_TINY.slice(0, -1), join(root, 'other.key'), ...budget, '--out', join(root, 'mpc-other.json'));
   t.is(other.code, 0, other.stderr);
@@ -293,12 +299,7 @@ test('tune: SIGKILL mid-run, then --resume with only --checkpoint, ends with the
   const resumed = cli('tune', '--plaintext', '--checkpoint', ckpt, '--resume', '--out', resumedOut, '--progress', 'lines', '--threads', '2');
   t.is(resumed.code, 0, resumed.stderr);
   t.regex(resumed.stderr, /resuming at generation \d+/);
-  const a = JSON.parse(readFileSync(fullOut, 'utf8')).result;
-  const b = JSON.parse(readFileSync(resumedOut, 'utf8')).result;
-  t.deepEqual(b.best, a.best);
-  t.deepEqual(b.history, a.history);
-  t.deepEqual(b.test, a.test);
-  t.is(b.forwardCalls, a.forwardCalls);
+  assertSameResult(t, resumedOut, fullOut);
   // A new run onto an existing checkpoint is refused.
   const again = cli('tune', ...TINY, ...budget, '--checkpoint', ckpt);
   t.is(again.code, 2);

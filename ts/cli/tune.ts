@@ -96,11 +96,11 @@ export const TUNE_COMMAND: CommandSpec = {
     'The few-shot splits are drawn per class with --seed: --shots for training and --dev-shots more for dev,\n' +
       'disjoint, from --train (or dev from --dev). One generation is one evaluator call for all candidates.',
     'Resume: `secp-tune tune --plaintext|--mpc [--processes] --checkpoint run.json --resume` continues a stopped,\n' +
-      'failed or killed run with the settings saved in the checkpoint. In plaintext it ends with exactly the result\n' +
-      'of an uninterrupted run. Under MPC the resumed generations run with fresh masks, so their logits differ from\n' +
-      "an uninterrupted run's by fixed-point rounding (~1e-3): the result is the same unless that rounding reorders\n" +
-      'two candidates. Ctrl-C stops after the current generation (the checkpoint stays resumable); a second Ctrl-C\n' +
-      'quits at once.',
+      'failed or killed run with the settings saved in the checkpoint and ends with exactly the result of an\n' +
+      "uninterrupted run. Under MPC that holds because the run's randomness is fixed by the dealer's key and the run's\n" +
+      'nonce (a hash of settings, data and weights), and each forward re-keys on a hash of its prompts; with --job the\n' +
+      "remote dealer needs `serve --key-file` for it. Ctrl-C stops after the current generation (the checkpoint stays\n" +
+      'resumable); a second Ctrl-C quits at once.',
     'Exit codes: 0 done, 1 error, 2 usage error, 3 not available in this build, 130 stopped by Ctrl-C.',
   ],
 };
