@@ -105,6 +105,9 @@ export function pingPongMs(rounds: number, bytes: number, s: NetworkSetting): nu
   return 2 * exchangeMs(rounds, bytes, s);
 }
 
+/** One message (or a run of messages from one sender) S1 received: [from, payload bytes, op label]. */
+export type TraceEntry = readonly [from: PartyId, bytes: number, op?: string];
+
 export interface TimeEstimate {
   /** Communication rounds (both servers count the same). */
   rounds: number;
@@ -133,7 +136,7 @@ export interface TimeEstimate {
  * pattern, where S0 waits for S1 and S1 for S0 in turn, costs twice what it says (the net patterns carry their
  * own exact `predictMs`). Without a trace it falls back to rounds · oneWay + the busiest link's bytes / bandwidth.
  */
-export function estimateTime(snaps: Partial<Record<PartyId, MeterSnapshot>>, s: NetworkSetting, trace?: readonly (readonly [PartyId, number])[]): TimeEstimate {
+export function estimateTime(snaps: Partial<Record<PartyId, MeterSnapshot>>, s: NetworkSetting, trace?: readonly TraceEntry[]): TimeEstimate {
   const links: Record<string, number> = {};
   for (const [from, snap] of Object.entries(snaps) as [PartyId, MeterSnapshot][]) {
     for (const [to, t] of Object.entries(snap.peers) as [PartyId, { bytesSent: number }][]) {
@@ -145,6 +148,11 @@ export function estimateTime(snaps: Partial<Record<PartyId, MeterSnapshot>>, s: 
     const tx = transferMs(Math.max(0, ...Object.values(links)), s);
     return { rounds, latencyMs: rounds * s.oneWayMs, transferMs: tx, waitMs: 0, totalMs: rounds * s.oneWayMs + tx, links };
   }
+  return { rounds, latencyMs: rounds * s.oneWayMs, ...walkTrace(trace, s), links };
+}
+
+/** The walk of estimateTime over S1's receive trace: its total, and the serialisation and waiting in it. */
+export function walkTrace(trace: readonly TraceEntry[], s: NetworkSetting): { transferMs: number; waitMs: number; totalMs: number } {
   let t = 0;
   let tx = 0;
   let wait = 0;
@@ -163,7 +171,7 @@ export function estimateTime(snaps: Partial<Record<PartyId, MeterSnapshot>>, s: 
       }
     }
   }
-  return { rounds, latencyMs: rounds * s.oneWayMs, transferMs: tx, waitMs: wait, totalMs: t, links };
+  return { transferMs: tx, waitMs: wait, totalMs: t };
 }
 
 /**

@@ -8,9 +8,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MeterSnapshot } from '../ts/net/index.js';
+import { opGroup, type LabelTraffic } from './analytic.js';
 import type { RunRecord } from './harness/threads.js';
 import { SETTING_NAMES, settingFor, transferMs, type NetworkSetting, type SettingName } from './netem.js';
 import type { NetnsProbe } from './netns/run.js';
+import { anyLayer, estimatedMs, transformerSection } from './report-transformer.js';
 import { barChart, lineChart, stackedBarChart, type LineSeries } from './svg.js';
 
 export interface MachineInfo {
@@ -45,6 +47,12 @@ export interface PlainRecord {
   reps: number;
 }
 
+/** A workload's analytic traffic of its timed part (bench/analytic.ts), per meter label. */
+export interface AnalyticRecord {
+  workload: string;
+  labels: [string, LabelTraffic][];
+}
+
 export interface FailureRecord {
   workload: string;
   setting: string;
@@ -59,8 +67,8 @@ export interface BenchResults {
   runs: RunRecord[];
   plain: PlainRecord[];
   failures: FailureRecord[];
-  /** Planned workloads (bench/workloads/index.ts) with no registered implementation yet. */
-  missing: { id: string; title: string }[];
+  /** Absent in results written before the analytic model existed. */
+  analytic?: AnalyticRecord[];
 }
 
 /** Steady-state rounds of a network pattern may differ from the link model by at most this much (WAN settings). */
@@ -101,16 +109,21 @@ function bytesBetween(snap: MeterSnapshot | undefined, to: string): number {
 }
 
 /**
- * Op labels grouped to the shallowest depth (1..3 dot-separated components) that still leaves at least three
- * groups, so a workload whose labels all start with 'attn.' is broken down by 'attn.x'.
+ * Op labels grouped: a transformer forward's by layer component over all layers (analytic.ts opGroup, 'layer.gelu'),
+ * others to the shallowest depth (1..3 dot-separated components) that still leaves at least three groups, so a
+ * workload whose labels all start with 'attn.' is broken down by 'attn.x'.
  */
-export function groupOps(snap: MeterSnapshot): Map<string, { rounds: number; bytesSent: number }> {
-  const labels = Object.keys(snap.ops);
-  let depth = 1;
-  while (depth < 3 && new Set(labels.map((l) => l.split('.').slice(0, depth).join('.'))).size < 3) depth++;
+export function groupOps(snap: MeterSnapshot, group: string): Map<string, { rounds: number; bytesSent: number }> {
+  let keyOf = (l: string): string => anyLayer(opGroup(l));
+  if (group !== 'transformer') {
+    const labels = Object.keys(snap.ops);
+    let depth = 1;
+    while (depth < 3 && new Set(labels.map((l) => l.split('.').slice(0, depth).join('.'))).size < 3) depth++;
+    keyOf = (l) => l.split('.').slice(0, depth).join('.');
+  }
   const out = new Map<string, { rounds: number; bytesSent: number }>();
   for (const [label, o] of Object.entries(snap.ops)) {
-    const key = label.split('.').slice(0, depth).join('.');
+    const key = keyOf(label);
     const g = out.get(key) ?? { rounds: 0, bytesSent: 0 };
     g.rounds += o.rounds;
     g.bytesSent += o.bytesSent;
@@ -127,6 +140,13 @@ function orderedWorkloads(runs: RunRecord[], filter: (r: RunRecord) => boolean):
   const seen = new Map<string, RunRecord>();
   for (const r of runs) if (filter(r) && !seen.has(r.workload)) seen.set(r.workload, r);
   return [...seen.values()];
+}
+
+/** Workloads worth a per-op breakdown: those that are no point of a scaling curve, and each curve's largest point. */
+function breakdownWorkloads(ws: RunRecord[]): RunRecord[] {
+  const top = new Map<string, number>();
+  for (const w of ws) if (w.series) top.set(`${w.series.name}/${w.series.variant}`, Math.max(top.get(`${w.series.name}/${w.series.variant}`) ?? -Infinity, w.series.x));
+  return ws.filter((w) => w.series === undefined || w.series.x === top.get(`${w.series.name}/${w.series.variant}`));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -213,7 +233,7 @@ function workloadTables(res: BenchResults): string[] {
     '',
   );
   const plain = new Map(res.plain.map((p) => [p.workload, p]));
-  const groups = [...new Set(res.runs.filter((r) => r.group !== 'net').map((r) => r.group))];
+  const groups = [...new Set(res.runs.filter((r) => r.group !== 'net' && r.group !== 'transformer').map((r) => r.group))];
   for (const g of groups) {
     out.push(`### ${g}`, '');
     const ws = orderedWorkloads(res.runs, (r) => r.group === g && r.transport === 'threads');
@@ -254,11 +274,6 @@ function workloadTables(res: BenchResults): string[] {
       out.push(table(['workload', ...SETTING_NAMES.map((s) => SHORT[s]!)], rr), '');
     }
   }
-  if (res.missing.length > 0) {
-    out.push('### Not yet registered', '', 'Planned in bench/workloads/index.ts, no implementation registered in this run:', '');
-    for (const m of res.missing) out.push(`- \`${m.id}\`: ${m.title}`);
-    out.push('');
-  }
   return out;
 }
 
@@ -269,11 +284,11 @@ function perOpSection(res: BenchResults): string[] {
     'on each setting (rounds · one-way + bytes / bandwidth). Dealer traffic is not in these rows.',
     '',
   );
-  const ws = orderedWorkloads(res.runs, (r) => r.group !== 'net' && r.setting === 'none' && r.transport === 'threads');
+  const ws = breakdownWorkloads(orderedWorkloads(res.runs, (r) => r.group !== 'net' && r.setting === 'none' && r.transport === 'threads'));
   for (const w of ws) {
     const s0 = w.snapshots.s0;
     if (s0 === undefined) continue;
-    const groups = [...groupOps(s0).entries()].sort((a, b) => b[1].bytesSent - a[1].bytesSent);
+    const groups = [...groupOps(s0, w.group).entries()].sort((a, b) => b[1].bytesSent - a[1].bytesSent);
     out.push(`<details><summary>${w.title}</summary>`, '');
     out.push(
       table(
@@ -296,14 +311,21 @@ function perOpSection(res: BenchResults): string[] {
   return out;
 }
 
-function figures(res: BenchResults, dir: string, rel: string): string[] {
+/** Writes a figure into `dir` and returns its markdown line (`rel`: the folder as the report links it). */
+export type FigureWriter = (name: string, svg: string, caption: string) => string;
+
+function figureWriter(dir: string, rel: string): FigureWriter {
   mkdirSync(dir, { recursive: true });
-  const out: string[] = ['## Figures', ''];
-  const put = (name: string, svg: string, caption: string): void => {
+  return (name, svg, caption) => {
     writeFileSync(join(dir, name), svg);
-    out.push(`![${caption}](${rel}/${name})`, '');
+    return `![${caption}](${rel}/${name})`;
   };
-  const ws = orderedWorkloads(res.runs, (r) => r.group !== 'net' && r.transport === 'threads');
+}
+
+function figures(res: BenchResults, write: FigureWriter): string[] {
+  const out: string[] = ['## Figures', ''];
+  const put = (name: string, svg: string, caption: string): void => void out.push(write(name, svg, caption), '');
+  const ws = breakdownWorkloads(orderedWorkloads(res.runs, (r) => r.group !== 'net' && r.transport === 'threads'));
   if (ws.length > 0) {
     put(
       'time-per-setting.svg',
@@ -349,10 +371,10 @@ function figures(res: BenchResults, dir: string, rel: string): string[] {
     const wan = settingFor('wan100', res.meta.reading);
     for (const g of [...new Set(ws.map((w) => w.group))]) {
       const bars = ws
-        .filter((w) => w.group === g && (w.series === undefined || w.series.x === 128))
+        .filter((w) => w.group === g)
         .map((w) => {
           const base = find(res.runs, w.workload, 'none', 'threads') ?? w;
-          const parts = [...groupOps(base.snapshots.s0!).entries()].map(([name, o]) => ({ name, value: o.rounds * wan.oneWayMs + transferMs(o.bytesSent, wan) }));
+          const parts = [...groupOps(base.snapshots.s0!, g).entries()].map(([name, o]) => ({ name, value: o.rounds * wan.oneWayMs + transferMs(o.bytesSent, wan) }));
           const waitMs = find(res.runs, w.workload, 'wan100', 'threads')?.estimate?.waitMs;
           if (waitMs !== undefined && waitMs > 0) parts.push({ name: 'S1 waiting for dealer', value: waitMs });
           return { label: w.workload.replace(/^micro\./, ''), parts };
@@ -367,11 +389,21 @@ function figures(res: BenchResults, dir: string, rel: string): string[] {
     const pts = res.runs.filter((r) => r.series?.name === fam && r.transport === 'threads');
     const variants = [...new Set(pts.map((r) => r.series!.variant))];
     const xLabel = pts[0]!.series!.xLabel;
+    // A setting no point ran under is drawn from the estimates (compute + network over the trace), marked so.
     const series: LineSeries[] = [];
     SETTING_COLUMNS.forEach((s, si) => {
       variants.forEach((v, vi) => {
-        const p = pts.filter((r) => r.setting === s && r.series!.variant === v).map((r) => [r.series!.x, r.runMs] as [number, number]).sort((a, b) => a[0] - b[0]);
-        if (p.length > 0) series.push({ name: `${v} · ${SHORT[s]}`, points: p, dashed: vi > 0, colorIndex: si });
+        const mine = pts.filter((r) => r.series!.variant === v);
+        let p = mine.filter((r) => r.setting === s).map((r) => [r.series!.x, r.runMs] as [number, number]);
+        let name = `${v} · ${SHORT[s]}`;
+        if (p.length === 0 && s !== 'none') {
+          p = mine.filter((r) => r.setting === 'none').flatMap((r) => {
+            const e = estimatedMs(r, s, res.meta.reading);
+            return e === undefined ? [] : [[r.series!.x, e] as [number, number]];
+          });
+          name += ' (est.)';
+        }
+        if (p.length > 0) series.push({ name, points: p.sort((a, b) => a[0] - b[0]), dashed: vi > 0, colorIndex: si });
       });
     });
     put(`scaling-${fam}-time.svg`, lineChart({ title: `${fam}: time vs ${xLabel}`, xLabel, yLabel: 'ms (log)', series, logX: true, logY: true }), `${fam} time`);
@@ -417,8 +449,10 @@ export function writeReport(res: BenchResults, reportPath: string, figuresDir: s
   ];
   lines.push(...checkSection(res));
   lines.push(...workloadTables(res));
-  const rel = relative(dirname(reportPath), figuresDir).split('\\').join('/');
-  lines.push(...figures(res, figuresDir, rel));
+  const write = figureWriter(figuresDir, relative(dirname(reportPath), figuresDir).split('\\').join('/'));
+  const transformerIds = orderedWorkloads(res.runs, (r) => r.group === 'transformer' && r.transport === 'threads').map((r) => r.workload);
+  lines.push(...transformerSection({ runs: res.runs, plain: res.plain, analytic: res.analytic ?? [], reading: res.meta.reading }, transformerIds, write));
+  lines.push(...figures(res, write));
   lines.push(...perOpSection(res));
   if (res.failures.length > 0) {
     lines.push('## Failures', '', table(['workload', 'setting', 'transport', 'error'], res.failures.map((f) => [f.workload, f.setting, f.transport, f.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')])), '');

@@ -1,17 +1,17 @@
 /**
- * The private transformer: one MPC forward with RFA attention and one with softmax attention (the baseline) on
- * the same seeded BERT-shaped model and the same batch, all five roles in this process over the in-process
- * network. Prints time, bytes and rounds per layer and in total, and the RFA/softmax ratios (the paper reports
- * 3.2× time and 3.6× communication for RoBERTa-large). The once-per-session embedding step (one-hot product and
- * embedding LayerNorm) is measured apart and excluded from the per-forward numbers.
+ * The private transformer in one process: one MPC forward with RFA attention and one with softmax attention (the
+ * baseline) on the same seeded model and the same batch as the bench's transformer workloads
+ * (bench/workloads/transformer.ts: benchModel, benchBatch, benchPrompts), all five roles in this process over the
+ * in-process network. Prints time, bytes and rounds per layer and in total, and the softmax/RFA ratios (the paper
+ * reports 3.2× time and 3.6× communication for RoBERTa-large). The once-per-session embedding step (one-hot product
+ * and embedding LayerNorm) is measured apart and excluded from the per-forward numbers. `npm run bench` measures
+ * the same forwards under the network settings and writes them into bench/REPORT.md; this is the quick look.
  *
- *   npm run bench:transformer -- [--layers N] [--seq N] [--batch N] [--hidden N] [--heads N]
- *                                [--candidates N] [--features N] [--attention rfa|softmax|both] [--full]
- *                                [--target-layers N]
+ *   npm run bench:transformer -- [--model bert-base|roberta-large|minilm] [--layers N] [--seq N] [--batch N]
+ *                                [--prompt N] [--candidates N] [--features N] [--attention rfa|softmax|both] [--full]
  *
- * Default: BERT-base shape (hidden 768, 12 heads, seq 128, batch 8) with 2 layers; the 12-layer totals are
- * extrapolated from the measured per-layer mean and labelled so (to --target-layers, default 12). --full runs
- * all 12 layers (about 15-20 minutes on 2 cores).
+ * Default: BERT-base shape, seq 128 with 8 prompt tokens, batch 8, 2 layers; the whole model's totals are
+ * extrapolated from the measured per-layer mean and labelled so. --full runs all of the model's layers.
  * Bytes are payload bytes sent by all parties together (S0, S1, the dealer, and the data owner's inputs and
  * outputs); rounds are S0's (both servers count the same).
  * Time is wall-clock with all parties sharing this machine's cores, so it is the sum of their compute; 'cpu s' is
@@ -19,29 +19,24 @@
  * The dealer runs up to one layer ahead of the servers (MpcEncoder paces it), so some of its work lands in the
  * previous layer's time: 'mean per layer' (the total divided by the layers) is the number to compare.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadBackend } from '../bindings/index.js';
-import { loadModel } from '../ts/model/config.js';
-import { createLocalSession, type MpcExample, type MpcSpec } from '../ts/model/mpc.js';
-import { Rng } from '../ts/model/random.js';
-import { writeTinyModel } from '../ts/model/tiny.js';
+import { createLocalSession } from '../ts/model/mpc.js';
 import { Ring } from '../ts/ring/tensor.js';
+import { MODEL_SHAPES, benchBatch, benchModel, benchPrompts, specOf, type ShapeName } from './workloads/transformer.js';
 
 const { values: args } = parseArgs({
   options: {
+    model: { type: 'string', default: 'bert-base' },
     layers: { type: 'string' },
     seq: { type: 'string', default: '128' },
     batch: { type: 'string', default: '8' },
-    hidden: { type: 'string', default: '768' },
-    heads: { type: 'string', default: '12' },
+    prompt: { type: 'string', default: '8' },
     candidates: { type: 'string', default: '1' },
     features: { type: 'string', default: '64' },
     attention: { type: 'string', default: 'both' },
     full: { type: 'boolean', default: false },
-    'target-layers': { type: 'string', default: '12' },
   },
 });
 const int = (name: string, v: string | undefined): number => {
@@ -49,43 +44,25 @@ const int = (name: string, v: string | undefined): number => {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
   return n;
 };
-/** Layers of the model the per-layer numbers are extrapolated to (BERT-base: 12). */
-const FULL_LAYERS = int('target-layers', args['target-layers']);
+if (!(args.model! in MODEL_SHAPES)) throw new Error(`--model must be one of ${Object.keys(MODEL_SHAPES).join(', ')}`);
+const shape = args.model as ShapeName;
+/** Layers of the model the per-layer numbers are extrapolated to. */
+const FULL_LAYERS = MODEL_SHAPES[shape].layers;
 const layers = args.layers !== undefined ? int('layers', args.layers) : args.full ? FULL_LAYERS : 2;
 const seq = int('seq', args.seq);
 const B = int('batch', args.batch);
-const hidden = int('hidden', args.hidden);
-const heads = int('heads', args.heads);
+const P = int('prompt', args.prompt);
 const C = int('candidates', args.candidates);
 const features = int('features', args.features);
 const attentions = args.attention === 'both' ? (['rfa', 'softmax'] as const) : [args.attention as 'rfa' | 'softmax'];
 if (!attentions.every((a) => a === 'rfa' || a === 'softmax')) throw new Error('--attention must be rfa, softmax or both');
-const P = Math.min(8, seq - 2);
 
-const dir = mkdtempSync(join(tmpdir(), 'secp-bench-transformer-'));
-let t = performance.now();
-writeTinyModel(dir, { arch: 'bert', seed: 1, layers, hidden, heads, maxPositions: seq });
-const model = loadModel(dir);
-rmSync(dir, { recursive: true, force: true });
+const t = performance.now();
+const model = benchModel(shape, layers);
 const modelSeconds = (performance.now() - t) / 1000;
 const { config } = model;
-
-// A padded batch of random tokens: lengths between seq/2 and seq, [MASK] near the end of each.
-const rng = new Rng(2, 0x42);
-const examples: MpcExample[] = Array.from({ length: B }, (_, b) => {
-  const len = seq - Math.floor((b * seq) / (2 * B));
-  const ids = Array.from({ length: seq }, (_, i) => (i < len ? 5 + ((b * 7919 + i * 104729) % (config.vocabSize - 5)) : 0));
-  ids[0] = model.tokenizer.clsId;
-  ids[len - 1] = model.tokenizer.sepId;
-  ids[len - 2] = model.tokenizer.maskId;
-  return { ids, attentionMask: ids.map((_, i) => (i < len ? 1 : 0)), maskPos: len - 2 };
-});
-const labelIds = ['great', 'terrible'].map((w) => model.tokenizer.labelWordId(w));
-const prompts = Array.from({ length: C }, () => {
-  const p = new Float64Array(P * hidden);
-  rng.fillNormal(p, 0.5);
-  return p;
-});
+const examples = benchBatch(model, B, seq);
+const prompts = benchPrompts(C, P, config.hidden);
 
 interface Stats {
   seconds: number;
@@ -110,7 +87,7 @@ const PARTIES = ['s0', 's1', 'dealer', 'data', 'model'] as const;
 
 async function run(attention: 'rfa' | 'softmax'): Promise<Result> {
   const ring = new Ring();
-  const spec: MpcSpec = { config, attention, rfa: { features }, head: { kind: 'mlm', labelIds }, batch: { examples: B, length: seq, promptLength: P } };
+  const spec = specOf({ shape, attention, layers, batch: B, seq, prompt: P, candidates: C, head: 'mlm', features }, model);
   // S0's phase starts time the steps; the dealer runs ahead of the servers, so bytes and rounds are taken
   // from the op labels (l<i>.*, head.*, ...) of the final meters instead.
   const phases = new Map<string, { at: number; cpu: number }>();
@@ -172,7 +149,7 @@ const table = (rows: string[][]) => {
 const be = loadBackend();
 console.log(`machine: ${cpus()[0]!.model.trim()}, ${cpus().length} cores; node ${process.version}; kernels: ${be.name}`);
 console.log(
-  `model: ${layers} of ${FULL_LAYERS} layers, hidden ${hidden}, ${heads} heads, intermediate ${config.intermediate}, vocab ${config.vocabSize} ` +
+  `model: ${shape}, ${layers} of ${FULL_LAYERS} layers, hidden ${config.hidden}, ${config.heads} heads, intermediate ${config.intermediate}, vocab ${config.vocabSize} ` +
     `(seeded, built in ${modelSeconds.toFixed(1)} s); batch ${B} × seq ${seq}, ${C} candidate(s), prompt ${P} rows; RFA D = ${features}`,
 );
 const results = new Map<string, Result>();

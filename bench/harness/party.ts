@@ -8,8 +8,8 @@ import type { Link, MeterSnapshot, PartyId, WireStats } from '../../ts/net/index
 import type { Ring } from '../../ts/ring/tensor.js';
 import type { PartyContext, Workload } from '../workloads/index.js';
 
-/** What S1 received during the timed part, in the order its program asked for it: [from, payload bytes]. */
-export type RecvTrace = [PartyId, number][];
+/** What S1 received during the timed part, in the order its program asked for it: [from, payload bytes, op label]. */
+export type RecvTrace = [PartyId, number, string][];
 
 export interface PartyResult {
   role: PartyId;
@@ -47,14 +47,14 @@ export async function runParty(w: Workload, role: PartyId, link: Link, ring: Rin
 
 /**
  * Records every recv of `link` (slot taken at call time, bytes filled in on arrival) until stop(). On stop,
- * consecutive messages from the same party other than S0 are merged: they queue on one link, so the estimate
- * (bench/netem.ts) is the same, and the trace stays short.
+ * consecutive messages from the same party other than S0 are merged under the first one's label: they queue on
+ * one link, so the estimate (bench/netem.ts) is the same, and the trace stays short.
  */
 function traceReceives(link: Link): { events: RecvTrace; stop(): void } {
   const events: RecvTrace = [];
   const recv = link.recv;
   link.recv = (from, op) => {
-    const slot: [PartyId, number] = [from, 0];
+    const slot: [PartyId, number, string] = [from, 0, op];
     events.push(slot);
     return recv.call(link, from, op).then((b) => {
       slot[1] = b.byteLength;
@@ -67,7 +67,7 @@ function traceReceives(link: Link): { events: RecvTrace; stop(): void } {
     for (const e of events) {
       const last = merged[merged.length - 1];
       if (last !== undefined && last[0] === e[0] && e[0] !== 's0') last[1] += e[1];
-      else merged.push([e[0], e[1]]);
+      else merged.push([e[0], e[1], e[2]]);
     }
     events.splice(0, events.length, ...merged);
   };

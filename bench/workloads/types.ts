@@ -54,6 +54,15 @@ export interface Workload<S = unknown> {
   plain?: (be: KernelBackend) => PlainBaseline;
   /** For network patterns: the link model's prediction of the timed part on a setting, in ms. */
   predictMs?: (setting: import('../netem.js').NetworkSetting) => number;
+  /**
+   * The network settings it runs under besides none (default: all). The report estimates the others from the
+   * run without emulation (its compute time plus the link model's network time of its receive trace).
+   */
+  settings?: readonly import('../netem.js').SettingName[];
+  /** Estimated peak memory of a run, bytes: run-all skips (and reports) a workload this machine cannot hold. */
+  memoryBytes?: number;
+  /** What the timed part sends, by op counts (bench/analytic.ts), for the report's comparison with the meter. */
+  analytic?: () => import('../analytic.js').Traffic;
 }
 
 export interface PlainBaseline {

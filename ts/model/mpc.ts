@@ -856,6 +856,20 @@ export class MpcEncoder {
 }
 
 /**
+ * Joins a session as a server or the dealer (Party.join); the dealer first reads the data owner's run nonce and,
+ * with a `dealerKey`, derives the servers' session keys from the two (see runServer).
+ */
+export async function joinParty(role: Role, link: Link, ring: Ring, dealerKey?: Uint8Array): Promise<Party> {
+  let dealerSeed: Uint8Array | undefined;
+  if (role === 'dealer') {
+    const nonce = await link.recv('data', 'setup.nonce');
+    if (nonce.byteLength !== 32) throw new SecpError('ERR_PROTOCOL_MISMATCH', `run nonce has ${nonce.byteLength} bytes, expected 32`);
+    if (dealerKey) dealerSeed = new Uint8Array(createHmac('sha256', dealerKey).update(nonce).digest());
+  }
+  return Party.join(role, { ring, link, ...(dealerSeed ? { dealerSeed } : {}) });
+}
+
+/**
  * One server or the dealer for a whole session: joins, receives and fixes the weights, serves the data
  * owner until it closes. Any error aborts the link (so every peer stops waiting) and is rethrown.
  *
@@ -872,13 +886,7 @@ export async function runServer(
   opts: MpcEncoderOptions & { dealerKey?: Uint8Array } = {},
 ): Promise<void> {
   try {
-    let dealerSeed: Uint8Array | undefined;
-    if (role === 'dealer') {
-      const nonce = await link.recv('data', 'setup.nonce');
-      if (nonce.byteLength !== 32) throw new SecpError('ERR_PROTOCOL_MISMATCH', `run nonce has ${nonce.byteLength} bytes, expected 32`);
-      if (opts.dealerKey) dealerSeed = new Uint8Array(createHmac('sha256', opts.dealerKey).update(nonce).digest());
-    }
-    const p = await Party.join(role, { ring, link, ...(dealerSeed ? { dealerSeed } : {}) });
+    const p = await joinParty(role, link, ring, opts.dealerKey);
     const enc = await MpcEncoder.setup(p, spec, opts);
     await enc.serve();
   } catch (err) {

@@ -1,0 +1,365 @@
+/**
+ * The analytic traffic of the private transformer's forward (ts/model/mpc.ts), from op counts alone: the forward
+ * is replayed call for call with each ts/mpc protocol replaced by what it sends (nothing is fitted to measured
+ * numbers). It predicts, per meter label, the payload bytes every party sends and the rounds S0 counts, so the
+ * bench can put it next to the meter (per op group and in total) and test/bench-analytic.test.ts can check that
+ * the two agree.
+ *
+ * The protocol costs below restate the cost comments of ts/mpc/*.ts (docs/protocols.md has them per element):
+ *   open of w words (Party.open/openXor): S0 and S1 each send 8w bytes, 1 round;
+ *   deal of w words (Party.deal/dealXor): the dealer sends 8w bytes to S1;
+ *   input of w words: the owner sends 8w bytes to each server; reveal of w words: each server sends 8w bytes.
+ * If a protocol of ts/mpc changes, change its method here; the comparison (bench/REPORT.md and the test)
+ * shows which op groups moved. The comparison is `Traffic.ltz`, the widths its callers ask for are
+ * LTZ_WIDTHS: GELU, exp, the max tournament, reciprocal and rsqrt all reach it through them.
+ */
+import type { MeterSnapshot, PartyId } from '../ts/net/index.js';
+import { resolveSpec, rfaDenominator, type MpcSpec } from '../ts/model/mpc.js';
+import { softmaxSumRange, type Range } from '../ts/model/mpc-attention.js';
+import { FRAC_BITS } from '../ts/ring/tensor.js';
+
+const WORD = 8;
+
+/** One meter label: the bytes each party sends under it, and the rounds S0 counts for it. */
+export interface LabelTraffic {
+  bytes: Partial<Record<PartyId, number>>;
+  rounds: number;
+}
+
+/**
+ * The widths k of the comparisons the non-linear functions of ts/mpc/nonlinear.ts run (ltz is exact for
+ * |x| < 2^(k−1) ring units), f = fractional bits. With `ltz` below, the formula of every comparison.
+ */
+export const LTZ_WIDTHS = {
+  /** GELU's segment tests x ± 4, exact for |x ± 4| < 2^15. */
+  gelu: (f: number) => Math.min(64, f + 16),
+  /** The softmax's max tournament and its exp's clip, for logits |x| < 2^15. */
+  softmax: (f: number) => Math.min(64, f + 17),
+  /** The thresholds base·2^j (j < k) of reciprocal and rsqrt. */
+  normalize: (f: number, base: number, k: number) => Math.min(64, Math.ceil(Math.log2(base)) + k + f + 2),
+};
+
+/** What a computation sends, per meter label (the labels the ts/mpc protocols use). */
+export class Traffic {
+  readonly labels = new Map<string, LabelTraffic>();
+
+  /** `fracBits`: the ring's f, which sets some comparison widths. */
+  constructor(readonly fracBits: number) {}
+
+  private label(op: string): LabelTraffic {
+    let t = this.labels.get(op);
+    if (t === undefined) this.labels.set(op, (t = { bytes: {}, rounds: 0 }));
+    return t;
+  }
+
+  send(op: string, from: PartyId, words: number): void {
+    const t = this.label(op);
+    t.bytes[from] = (t.bytes[from] ?? 0) + WORD * words;
+  }
+
+  // --- the messages every protocol is made of ---------------------------------------------------------
+
+  open(op: string, words: number): void {
+    this.send(op, 's0', words);
+    this.send(op, 's1', words);
+    this.label(op).rounds++;
+  }
+
+  deal(op: string, words: number): void {
+    this.send(op, 'dealer', words);
+  }
+
+  input(op: string, owner: PartyId, words: number): void {
+    this.send(op, owner, 2 * words);
+  }
+
+  reveal(op: string, words: number): void {
+    this.send(op, 's0', words);
+    this.send(op, 's1', words);
+  }
+
+  // --- ts/mpc/beaver.ts, truncation.ts, cosine.ts --------------------------------------------------------
+
+  mulRaw(op: string, n: number): void {
+    this.deal(`${op}.c`, n);
+    this.open(op, 2 * n);
+  }
+
+  square(op: string, n: number): void {
+    this.deal(`${op}.c`, n);
+    this.open(op, n);
+  }
+
+  /** Many secret products [m, k]·[k, n] in one round. */
+  matmulMany(op: string, dims: readonly (readonly [number, number, number])[]): void {
+    this.deal(`${op}.c`, dims.reduce((s, [m, , n]) => s + m * n, 0));
+    this.open(op, dims.reduce((s, [m, k, n]) => s + m * k + k * n, 0));
+  }
+
+  matmulFixed(op: string, m: number, k: number, n: number): void {
+    this.deal(`${op}.c`, m * n);
+    this.open(op, m * k);
+  }
+
+  mulFixedRow(op: string, n: number): void {
+    this.deal(`${op}.c`, n);
+    this.open(op, n);
+  }
+
+  truncate(op: string, n: number): void {
+    this.deal(`${op}.r_tr`, n);
+    this.deal(`${op}.r_msb`, n);
+    this.open(op, n);
+  }
+
+  mul(op: string, n: number): void {
+    this.mulRaw(op, n);
+    this.truncate(`${op}.trunc`, n);
+  }
+
+  cosSin(op: string, n: number): void {
+    this.deal(`${op}.cos_t`, n);
+    this.deal(`${op}.sin_t`, n);
+    this.open(op, n);
+  }
+
+  // --- ts/mpc/compare.ts ---------------------------------------------------------------------------------
+
+  /**
+   * [x < 0] for n elements at width k (ts/mpc/compare.ts): per word of 64 elements (w = ⌈n/64⌉ words per bit
+   * plane) the dealer XOR-shares r's k bit planes, the products of the ⌊(k−1)/2⌋ bit pairs of the local first
+   * tree level and 2c − 1 AND results for each later level of c combines, and deals the random bit ρ as a
+   * word per element; the servers open c = x + r (k bits per element: whole words at k = 64), then 3c − 1
+   * planes per tree level, then the masked result bit (one plane). Rounds: 2 + the tree's levels (7 at k = 64).
+   */
+  ltz(op: string, n: number, k = 64): void {
+    const w = Math.ceil(n / 64);
+    const pairs = (k - 1) >> 1;
+    const levels: number[] = [];
+    for (let blocks = k - 1 - pairs; blocks > 1; blocks -= blocks >> 1) levels.push(blocks >> 1);
+    this.deal(`${op}.r_bits`, k * w);
+    if (pairs > 0) this.deal(`${op}.pairs`, pairs * w);
+    levels.forEach((c, l) => this.deal(`${op}.and${l}.c`, (2 * c - 1) * w));
+    this.deal(`${op}.rho`, n);
+    this.open(`${op}.open`, k === 64 ? n : k * w);
+    levels.forEach((c, l) => this.open(`${op}.and${l}`, (3 * c - 1) * w));
+    this.open(`${op}.b2a`, w);
+  }
+
+  select(op: string, n: number): void {
+    this.mulRaw(op, n);
+  }
+
+  // --- ts/mpc/nonlinear.ts -------------------------------------------------------------------------------
+
+  exp(op: string, n: number, bits = 64): void {
+    this.ltz(`${op}.clip`, n, bits);
+    this.select(`${op}.sel`, n);
+    for (let i = 0; i < 8; i++) {
+      this.square(`${op}.sq`, n);
+      this.truncate(`${op}.sq.trunc`, n);
+    }
+    this.truncate(`${op}.scale`, n);
+  }
+
+  /** normalize: the k thresholds base·2^j in one comparison, then the selected scale (mulSelected). */
+  private normalize(op: string, n: number, base: number, k: number): void {
+    this.ltz(`${op}.cmp`, k * n, LTZ_WIDTHS.normalize(this.fracBits, base, k));
+    this.mul(`${op}.scale`, n);
+  }
+
+  /** 1/x over k octaves from `base` (2^lo, or the clamp's floor). */
+  reciprocal(op: string, n: number, base: number, k: number): void {
+    this.normalize(op, n, base, k);
+    for (let i = 0; i < 6; i++) this.mul(`${op}.nr`, n);
+    this.mul(`${op}.unscale`, n);
+  }
+
+  /** 1/√x on [2^lo, 2^hi). */
+  rsqrt(op: string, n: number, range: Range): void {
+    this.normalize(op, n, 2 ** range.lo, range.hi - range.lo);
+    this.truncate(`${op}.init`, n);
+    for (let i = 0; i < 3; i++) {
+      this.square(`${op}.nr`, n);
+      this.truncate(`${op}.nr.trunc`, n);
+      this.mul(`${op}.nr`, n);
+      this.mulRaw(`${op}.nr`, n);
+      this.truncate(`${op}.nr.trunc`, n);
+    }
+    this.mul(`${op}.unscale`, n);
+  }
+
+  /** GELU: [x < -4] and [x > 4] in one comparison of 2n, the powers of (x/4)², the polynomial, the selection. */
+  gelu(op: string, n: number): void {
+    this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.gelu(this.fracBits));
+    this.truncate(`${op}.u`, n);
+    for (let i = 0; i < 2; i++) {
+      this.square(`${op}.pow`, n);
+      this.truncate(`${op}.pow.trunc`, n);
+    }
+    for (let i = 0; i < 2; i++) this.mul(`${op}.pow`, 2 * n);
+    this.truncate(`${op}.poly`, n);
+    this.mulRaw(`${op}.sel`, 2 * n);
+  }
+
+  layerNorm(op: string, rows: number, cols: number, range: Range): void {
+    this.truncate(`${op}.mean`, rows);
+    this.square(`${op}.sq`, rows * cols);
+    this.truncate(`${op}.sq.trunc`, rows * cols);
+    this.truncate(`${op}.var`, rows);
+    this.rsqrt(`${op}.rsqrt`, rows, range);
+    this.mul(`${op}.norm`, rows * cols);
+    this.mulFixedRow(`${op}.gamma`, rows * cols);
+    this.truncate(`${op}.gamma.trunc`, rows * cols);
+  }
+
+  rowMax(op: string, rows: number, cols: number, bits = 64): void {
+    for (let c = cols; c > 1; c = Math.floor(c / 2) + (c % 2)) {
+      this.ltz(`${op}.cmp`, rows * Math.floor(c / 2), bits);
+      this.select(`${op}.sel`, rows * Math.floor(c / 2));
+    }
+  }
+
+  softmax(op: string, rows: number, cols: number, range: Range): void {
+    const bits = LTZ_WIDTHS.softmax(this.fracBits);
+    this.rowMax(`${op}.max`, rows, cols, bits);
+    this.exp(`${op}.exp`, rows * cols, bits);
+    this.reciprocal(`${op}.recip`, rows, 2 ** range.lo, range.hi - range.lo);
+    this.mul(`${op}.norm`, rows * cols);
+  }
+
+  // --- totals --------------------------------------------------------------------------------------------
+
+  /** Bytes sent by all parties, per party, and S0's rounds. */
+  total(): { bytes: number; byParty: Partial<Record<PartyId, number>>; rounds: number } {
+    const byParty: Partial<Record<PartyId, number>> = {};
+    let rounds = 0;
+    for (const t of this.labels.values()) {
+      rounds += t.rounds;
+      for (const [p, b] of Object.entries(t.bytes) as [PartyId, number][]) byParty[p] = (byParty[p] ?? 0) + b;
+    }
+    return { bytes: Object.values(byParty).reduce((a, b) => a + b, 0), byParty, rounds };
+  }
+}
+
+/**
+ * The traffic of one MpcEncoder.forward of `candidates` prompts (the data owner's command, the forward's label
+ * and the prompts, every layer, the head, the logits revealed to the data owner), mirroring ts/model/mpc.ts and
+ * mpc-attention.ts.
+ */
+export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRAC_BITS): Traffic {
+  const s = resolveSpec(spec, fracBits);
+  const t = new Traffic(fracBits);
+  const { examples: B, length: n, promptLength: P, dh } = s;
+  const { hidden: H, intermediate: I, heads, layers } = s.config;
+  const seqs = candidates * B;
+  const T = seqs * n;
+  const S = seqs * heads;
+  const ln = s.ranges.layerNorm;
+  for (let i = 0; i < 3; i++) {
+    t.send('cmd', 'data', 2);
+    t.send('forward.label', 'data', 4);
+  }
+  t.input('prompt', 'data', candidates * P * H);
+  for (let l = 0; l < layers; l++) {
+    const op = `l${l}`;
+    t.matmulFixed(`${op}.qkv`, T, H, 3 * H);
+    t.truncate(`${op}.qkv.trunc`, T * 3 * H);
+    if (s.rfa !== undefined) {
+      const a = `${op}.rfa`;
+      const D = s.rfa.features;
+      t.square(`${a}.norm.sq`, T * 2 * H);
+      t.truncate(`${a}.norm.trunc`, T * 2 * heads);
+      t.rsqrt(`${a}.norm.rsqrt`, T * 2 * heads, s.ranges.qkNorm);
+      t.mulRaw(`${a}.scale`, T * 2 * H + T * heads * (dh + 1));
+      t.cosSin(`${a}.cos`, 2 * heads * T * D);
+      t.truncate(`${a}.cos.trunc`, 4 * heads * T * D);
+      t.matmulMany(`${a}.kv`, Array.from({ length: S }, () => [2 * D, n, dh + 1] as const));
+      t.truncate(`${a}.kv.trunc`, S * 2 * D * (dh + 1));
+      t.matmulMany(`${a}.qkv`, Array.from({ length: S }, () => [n, 2 * D, dh + 1] as const));
+      t.truncate(`${a}.qkv.trunc`, S * n * (dh + 1));
+      const den = rfaDenominator(s);
+      t.reciprocal(`${a}.den`, S * n, den.floor, den.octaves);
+      t.mul(`${a}.div`, S * n * dh);
+    } else {
+      const a = `${op}.attn`;
+      t.matmulMany(`${a}.scores`, Array.from({ length: S }, () => [n, dh, n] as const));
+      t.truncate(`${a}.scores.trunc`, S * n * n);
+      t.softmax(`${a}.softmax`, S * n, n, softmaxSumRange(n));
+      t.matmulMany(`${a}.pv`, Array.from({ length: S }, () => [n, n, dh] as const));
+    }
+    t.matmulFixed(`${op}.o`, T, H, H);
+    t.truncate(`${op}.o.trunc`, T * H);
+    t.layerNorm(`${op}.ln1`, T, H, ln);
+    t.matmulFixed(`${op}.ffn1`, T, H, I);
+    t.truncate(`${op}.ffn1.trunc`, T * I);
+    t.gelu(`${op}.gelu`, T * I);
+    t.matmulFixed(`${op}.ffn2`, T, I, H);
+    t.truncate(`${op}.ffn2.trunc`, T * H);
+    t.layerNorm(`${op}.ln2`, T, H, ln);
+  }
+  t.matmulMany('head.select', Array.from({ length: seqs }, () => [1, n, H] as const));
+  if (s.head.kind === 'mlm') {
+    t.matmulFixed('head.dense', seqs, H, H);
+    t.truncate('head.dense.trunc', seqs * H);
+    t.gelu('head.gelu', seqs * H);
+    t.layerNorm('head.ln', seqs, H, ln);
+    t.matmulFixed('head.dec', seqs, H, s.labels);
+  } else {
+    t.truncate('head.mean.trunc', seqs * H);
+    t.matmulFixed('head.labels', seqs, H, s.labels);
+    if (s.head.metric === 'cosine') {
+      t.square('head.norm.sq', seqs * H);
+      t.truncate('head.norm.trunc', seqs);
+      t.rsqrt('head.norm.rsqrt', seqs, s.ranges.poolNorm);
+      t.mulRaw('head.cos', seqs * s.labels);
+    }
+  }
+  t.reveal('logits', seqs * s.labels);
+  return t;
+}
+
+/**
+ * The op group of a meter label: the layer component ('l0.qkv', 'l0.gelu', 'l0.ln1', ...), the attention's
+ * steps one level deeper ('l0.rfa.norm', 'l0.attn.softmax', ...), the head's steps ('head.gelu'), or the label.
+ */
+export function opGroup(label: string): string {
+  const parts = label.split('.');
+  const depth = /^l\d+$/.test(parts[0]!) && (parts[1] === 'rfa' || parts[1] === 'attn') ? 3 : 2;
+  return parts.slice(0, depth).join('.');
+}
+
+export interface GroupComparison {
+  group: string;
+  analyticBytes: number;
+  meterBytes: number;
+  analyticRounds: number;
+  meterRounds: number;
+}
+
+/**
+ * The analytic traffic against the meters of a run (bytes of all parties, S0's rounds), per op group in the
+ * order the meter first saw them (groups only one side has are kept: a label the model misses shows up).
+ */
+export function compareWithMeter(labels: Iterable<[string, LabelTraffic]>, snaps: Partial<Record<PartyId, MeterSnapshot>>): GroupComparison[] {
+  const out = new Map<string, GroupComparison>();
+  const row = (label: string): GroupComparison => {
+    const g = opGroup(label);
+    let r = out.get(g);
+    if (r === undefined) out.set(g, (r = { group: g, analyticBytes: 0, meterBytes: 0, analyticRounds: 0, meterRounds: 0 }));
+    return r;
+  };
+  for (const [role, snap] of Object.entries(snaps) as [PartyId, MeterSnapshot][]) {
+    for (const [label, o] of Object.entries(snap.ops)) {
+      const r = row(label);
+      r.meterBytes += o.bytesSent;
+      if (role === 's0') r.meterRounds += o.rounds;
+    }
+  }
+  for (const [label, t] of labels) {
+    const r = row(label);
+    r.analyticBytes += Object.values(t.bytes).reduce((a, b) => a + b, 0);
+    r.analyticRounds += t.rounds;
+  }
+  return [...out.values()];
+}
