@@ -5,8 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { availableParallelism, homedir } from 'node:os';
+import { dirname } from 'node:path';
 import { SecpError } from '../../bindings/errors.js';
 import { loadModel, type LoadedModel } from '../model/config.js';
 import { readCheckpointFile } from '../tuning/checkpoint.js';
@@ -150,10 +150,8 @@ function mpcRun(values: Values, prep: Prepared): MpcRun {
     .digest();
   if (values['job'] !== undefined) return { nonce: new Uint8Array(nonce) };
   const keyFile = str(values['dealer-key'])!.replace(/^~(?=\/|$)/, homedir());
-  if (!existsSync(keyFile)) {
-    mkdirSync(dirname(keyFile), { recursive: true });
-    writeDealerKey(keyFile);
-  }
+  mkdirSync(dirname(keyFile), { recursive: true });
+  writeDealerKey(keyFile);
   return { nonce: new Uint8Array(nonce), keyFile };
 }
 
@@ -245,13 +243,13 @@ export function prepare(values: Values, log: (line: string) => void): Prepared {
   };
 }
 
-/** The hook where the forward is chosen: the plaintext float64 forward, or the 2-party MPC forward. */
 /** MPC runs: the run's nonce (mpcRun) and the key file of the dealer this command starts (in-process or --processes). */
 export interface MpcRun {
   nonce: Uint8Array;
   keyFile?: string;
 }
 
+/** The hook where the forward is chosen: the plaintext float64 forward, or the 2-party MPC forward. */
 export async function createEvaluator(
   mode: 'plaintext' | 'mpc',
   values: Values,
