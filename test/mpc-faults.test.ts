@@ -170,12 +170,12 @@ const HANDSHAKE_FRAMES = 2;
 const MALFORMED: Array<[string, Uint8Array, string]> = [
   ['a frame that is not MessagePack', frameOf([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]), 'ERR_MALFORMED_FRAME'],
   ['a length prefix of 4 GiB', frameOf([0xff, 0xff, 0xff, 0xff]), 'ERR_FRAME_TOO_LARGE'],
-  ['a data frame whose body is longer than the frame', frameOf([0, 0, 0, 12, 0x86, 0xa1, 0x62, 0xc6, 0, 0, 0x10, 0, 1, 2, 3, 4]), 'ERR_MALFORMED_FRAME'],
+  ['a data frame whose body is longer than the frame', frameOf([0, 0, 0, 12, 0x87, 0xa1, 0x62, 0xc6, 0, 0, 0x10, 0, 1, 2, 3, 4]), 'ERR_MALFORMED_FRAME'],
   ['a map that is not a message', (() => {
     const doc = Buffer.from([0x81, 0xa1, 0x78, 0x01]); // {x: 1}
     return Buffer.concat([Buffer.from([0, 0, 0, doc.length]), doc]);
   })(), 'ERR_MALFORMED_FRAME'],
-  ['a well-formed message of another session', encodeDataFrame({ v: PROTOCOL_VERSION, s: 'another-session', o: 'loop.mul', q: 0, f: 's0', b: new Uint8Array(8 * LOOP_N) }, 1 << 20), 'ERR_PROTOCOL_MISMATCH'],
+  ['a well-formed message of another session', encodeDataFrame({ v: PROTOCOL_VERSION, s: 'another-session', o: 'loop.mul', q: 0, f: 's0', b: new Uint8Array(8 * LOOP_N), t: 0 }, 1 << 20), 'ERR_PROTOCOL_MISMATCH'],
 ];
 
 for (const [what, frame, code] of MALFORMED) {

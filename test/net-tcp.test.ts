@@ -91,18 +91,18 @@ const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('he
 test('data frames are one MessagePack map any reader decodes, body first', (t) => {
   for (const op of ['x', 'matmul.open', 'a-much-longer-op-label.layer11.attn']) {
     const body = randomBytes(37);
-    const frame = encodeDataFrame({ v: PROTOCOL_VERSION, s: 'sess', o: op, q: 123456, f: 's1', b: body }, 1 << 20);
+    const frame = encodeDataFrame({ v: PROTOCOL_VERSION, s: 'sess', o: op, q: 123456, f: 's1', b: body, t: 0 }, 1 << 20);
     t.is(frame.readUInt32BE(0), frame.length - 4);
     const doc = new Unpackr({ useRecords: false }).unpack(frame.subarray(4)) as Record<string, unknown>;
-    t.deepEqual(Object.keys(doc), ['b', 'v', 's', 'o', 'q', 'f']);
+    t.deepEqual(Object.keys(doc), ['b', 'v', 's', 'o', 'q', 'f', 't']);
     t.like(doc, { v: PROTOCOL_VERSION, s: 'sess', o: op, q: 123456, f: 's1' });
     t.deepEqual(Buffer.from(doc['b'] as Uint8Array), body);
   }
-  t.throws(() => encodeDataFrame({ v: 1, s: 's', o: 'o', q: 0, f: 's0', b: new Uint8Array(2000) }, 1024), { code: 'ERR_FRAME_TOO_LARGE' });
+  t.throws(() => encodeDataFrame({ v: 1, s: 's', o: 'o', q: 0, f: 's0', b: new Uint8Array(2000), t: 0 }, 1024), { code: 'ERR_FRAME_TOO_LARGE' });
 });
 
 test('the frame parser reassembles frames split anywhere and rejects an oversized length after 4 bytes', (t) => {
-  const frames = [randomBytes(1), randomBytes(100), randomBytes(70_000)].map((b, i) => encodeDataFrame({ v: 1, s: 's', o: 'o', q: i, f: 's0', b }, 1 << 20));
+  const frames = [randomBytes(1), randomBytes(100), randomBytes(70_000)].map((b, i) => encodeDataFrame({ v: 1, s: 's', o: 'o', q: i, f: 's0', b, t: 0 }, 1 << 20));
   const all = Buffer.concat(frames);
   for (const step of [1, 3, 4096, all.length]) {
     const got: Buffer[] = [];
@@ -124,7 +124,7 @@ test('the frame parser reassembles frames split anywhere and rejects an oversize
     t.deepEqual(bodies.map((b) => Buffer.from(b)), [0, 1, 2].map((i) => frames[i]!.subarray(12, 12 + [1, 100, 70_000][i]!)));
     t.true(bodies.every((b) => b.byteOffset === 0 && b.buffer.byteLength === b.byteLength));
   }
-  const lying = Buffer.from([0, 0, 0, 12, 0x86, 0xa1, 0x62, 0xc6, 0, 0, 0, 9, 1, 2, 3, 4]);
+  const lying = Buffer.from([0, 0, 0, 12, 0x87, 0xa1, 0x62, 0xc6, 0, 0, 0, 9, 1, 2, 3, 4]);
   t.throws(() => new FrameParser(1 << 20, true).push(lying, () => t.fail()), { code: 'ERR_MALFORMED_FRAME', message: /body of 9 bytes in a frame of 12/ });
   const parser = new FrameParser(1 << 30);
   parser.push(Buffer.from([0xff, 0xff, 0xff]), () => t.fail());
@@ -186,15 +186,15 @@ test('a connected peer that sends an oversized length, garbage or a mismatched f
     [{ s: 'other' }, 'ERR_PROTOCOL_MISMATCH'],
     [{ q: 5 }, 'ERR_PROTOCOL_MISMATCH'],
     [{ o: 'y' }, 'ERR_PROTOCOL_MISMATCH'],
-    [{ v: 2 }, 'ERR_VERSION_MISMATCH'],
+    [{ v: PROTOCOL_VERSION + 1 }, 'ERR_VERSION_MISMATCH'],
     [{ b: 'text' }, 'ERR_MALFORMED_FRAME'],
   ];
   for (const [patch, code] of cases) {
     const { s1, s0 } = await s1WithFakeS0();
     // A correct frame first: the fake peer speaks the real format.
-    s0.write(encodeDataFrame({ v: PROTOCOL_VERSION, s: 'fake', o: 'x', q: 0, f: 's0', b: new Uint8Array([1, 2]) }, 1 << 20));
+    s0.write(encodeDataFrame({ v: PROTOCOL_VERSION, s: 'fake', o: 'x', q: 0, f: 's0', b: new Uint8Array([1, 2]), t: 0 }, 1 << 20));
     t.deepEqual([...(await s1.recv('s0', 'x'))], [1, 2]);
-    s0.frame({ v: PROTOCOL_VERSION, s: 'fake', o: 'x', q: 1, f: 's0', b: new Uint8Array(8), ...patch });
+    s0.frame({ v: PROTOCOL_VERSION, s: 'fake', o: 'x', q: 1, f: 's0', b: new Uint8Array(8), t: 0, ...patch });
     await t.throwsAsync(s1.recv('s0', 'x'), { code }, JSON.stringify(patch));
     await s0.closed;
     await s1.close();

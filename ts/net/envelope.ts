@@ -14,6 +14,11 @@ export interface DataEnvelope {
   q: number;
   f: PartyId;
   b: Uint8Array;
+  /**
+   * Link model: the wall-clock time (ms since the epoch, `wallClockMs`) at which the emulated wire delivers this
+   * message, stamped by the sender; the receiver holds it until then. 0: no link model, deliver at once.
+   */
+  t: number;
 }
 
 export interface ControlEnvelope {
@@ -32,7 +37,7 @@ export type Envelope = DataEnvelope | ControlEnvelope;
 /** Longest abort message carried to peers. */
 export const MAX_ABORT_MESSAGE = 1024;
 
-const DATA_KEYS = new Set(['v', 's', 'o', 'q', 'f', 'b']);
+const DATA_KEYS = new Set(['v', 's', 'o', 'q', 'f', 'b', 't']);
 const CONTROL_KEYS = new Set(['v', 's', 'f', 'c', 'e', 'm']);
 
 export function isControl(e: Envelope): e is ControlEnvelope {
@@ -83,5 +88,12 @@ export function parseEnvelope(x: unknown): Envelope {
   const q = r['q'];
   if (typeof q !== 'number' || !Number.isSafeInteger(q) || q < 0) throw malformed('sequence field q is not a non-negative integer');
   if (!(r['b'] instanceof Uint8Array)) throw malformed('body field b is not binary');
-  return { v: PROTOCOL_VERSION, s: r['s'], o: r['o'], q, f: r['f'], b: r['b'] };
+  const t = r['t'];
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw malformed('delivery time field t is not a non-negative number');
+  return { v: PROTOCOL_VERSION, s: r['s'], o: r['o'], q, f: r['f'], b: r['b'], t };
+}
+
+/** Milliseconds since the epoch at sub-millisecond resolution: the clock of the link model's delivery times. */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
 }

@@ -2,7 +2,7 @@
  * TCP framing. A frame on the wire is a 4-byte big-endian length L followed by L bytes holding exactly
  * one MessagePack document (msgpackr), a map. For a data message the map is
  *
- *   {b, v, s, o, q, f}    b: bin32 holding the body, first; then the header fields
+ *   {b, v, s, o, q, f, t}    b: bin32 holding the body, first; then the header fields
  *
  * The writer puts the map marker and the bin32 header of `b` by hand, copies the body after them and
  * appends the header fields as msgpackr encodes them, all in one buffer: a send costs one copy of the
@@ -27,9 +27,10 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 // numbers and binary only, which `parseEnvelope` then checks field by field.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
-const FIXMAP_5 = 0x85;
-/** First bytes of a data frame's document: fixmap(6), fixstr "b", bin32 marker; then the u32 body length. */
-const DATA_SIGNATURE = new Uint8Array([0x86, 0xa1, 0x62, 0xc6]);
+/** The header fields of a data frame, as msgpackr encodes them: a fixmap of 6. */
+const HEADER_FIXMAP = 0x86;
+/** First bytes of a data frame's document: fixmap(7), fixstr "b", bin32 marker; then the u32 body length. */
+const DATA_SIGNATURE = new Uint8Array([0x87, 0xa1, 0x62, 0xc6]);
 const DATA_LEAD_BYTES = 8;
 
 function tooLarge(len: number, max: number, what: string): SecpError {
@@ -48,8 +49,8 @@ export function encodeFrame(obj: Record<string, unknown>, maxFrameBytes: number)
 
 /** Encodes a data message as one frame (prefix included); the body is copied once, right after its bin32 header. */
 export function encodeDataFrame(env: DataEnvelope, maxFrameBytes: number): Buffer {
-  const head = packr.pack({ v: env.v, s: env.s, o: env.o, q: env.q, f: env.f });
-  if (head[0] !== FIXMAP_5) throw new SecpError('ERR_MALFORMED_FRAME', 'msgpackr did not encode the header as a fixmap');
+  const head = packr.pack({ v: env.v, s: env.s, o: env.o, q: env.q, f: env.f, t: env.t });
+  if (head[0] !== HEADER_FIXMAP) throw new SecpError('ERR_MALFORMED_FRAME', 'msgpackr did not encode the header as a fixmap');
   const n = env.b.byteLength;
   const docLen = DATA_LEAD_BYTES + n + head.length - 1;
   if (docLen > maxFrameBytes) throw tooLarge(docLen, maxFrameBytes, `frame for op '${env.o}'`);
@@ -149,7 +150,7 @@ export class FrameParser {
           if (n >= this.need - DATA_LEAD_BYTES) throw new SecpError('ERR_MALFORMED_FRAME', `data frame declares a body of ${n} bytes in a frame of ${this.need}`);
           this.body = new Uint8Array(n);
           this.tail = new Uint8Array(1 + this.need - DATA_LEAD_BYTES - n);
-          this.tail[0] = FIXMAP_5;
+          this.tail[0] = HEADER_FIXMAP;
           this.tailGot = 1;
         }
         if (this.bodyGot < this.body!.length) {

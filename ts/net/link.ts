@@ -5,9 +5,9 @@
  * peer went away (`peerLost`); it must validate untrusted input with `parseEnvelope` first.
  */
 import { SecpError } from '../../bindings/errors.js';
-import { MAX_ABORT_MESSAGE, isControl, type ControlEnvelope, type DataEnvelope, type Envelope } from './envelope.js';
+import { MAX_ABORT_MESSAGE, isControl, wallClockMs, type ControlEnvelope, type DataEnvelope, type Envelope } from './envelope.js';
 import { Meter } from './meter.js';
-import { PROTOCOL_VERSION, checkLabel, type Link, type LinkModel, type PartyId, type ResolvedLinkOptions } from './types.js';
+import { PROTOCOL_VERSION, checkLabel, type Link, type PartyId, type ResolvedLinkOptions } from './types.js';
 
 interface Waiter {
   op: string;
@@ -26,9 +26,10 @@ interface PeerState {
   waiters: Waiter[];
   /** Set once the peer said goodbye or was lost; recv from it then fails once the queue is empty. */
   gone: SecpError | undefined;
-  /** Link model: when the emulated wire to this peer is free again, and messages waiting for their time. */
+  /** Link model, sending side: when the emulated wire to this peer is free again (wallClockMs). */
   busyUntil: number;
-  delayed: { at: number; env: DataEnvelope }[];
+  /** Link model, receiving side: arrived envelopes held, in order, until their delivery time. */
+  held: Envelope[];
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -38,7 +39,6 @@ export abstract class BaseLink implements Link {
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
   private shutdownPromise: Promise<void> | undefined;
-  private flushWaiters: (() => void)[] = [];
 
   protected constructor(
     readonly self: PartyId,
@@ -48,7 +48,7 @@ export abstract class BaseLink implements Link {
   ) {
     for (const id of peers) {
       if (id === self) continue;
-      this.peers.set(id, { id, sendSeq: 0, arrivedSeq: 0, queue: [], head: 0, waiters: [], gone: undefined, busyUntil: 0, delayed: [], timer: undefined });
+      this.peers.set(id, { id, sendSeq: 0, arrivedSeq: 0, queue: [], head: 0, waiters: [], gone: undefined, busyUntil: 0, held: [], timer: undefined });
     }
   }
 
@@ -76,9 +76,15 @@ export abstract class BaseLink implements Link {
       throw err;
     }
     const model = this.opts.linkModel?.(this.self, to);
-    const env: DataEnvelope = { v: PROTOCOL_VERSION, s: this.session, o: op, q: peer.sendSeq++, f: this.self, b: model === undefined ? body : copyBytes(body) };
+    const env: DataEnvelope = { v: PROTOCOL_VERSION, s: this.session, o: op, q: peer.sendSeq++, f: this.self, b: body, t: 0 };
     this.meter.countSent(to, op, body.byteLength);
-    if (model !== undefined) return this.delay(peer, env, model);
+    if (model !== undefined) {
+      // The emulated wire: serialised behind earlier messages at the bandwidth, then the latency. The receiver
+      // holds the message until that time, so a sender busy computing does not delay it (no sender timers).
+      const start = Math.max(wallClockMs(), peer.busyUntil);
+      peer.busyUntil = start + (body.byteLength * 8 * 1000) / model.bandwidthBitsPerSec;
+      env.t = peer.busyUntil + model.latencyMs;
+    }
     try {
       this.transmit(to, env);
     } catch (e) {
@@ -137,7 +143,7 @@ export abstract class BaseLink implements Link {
       peer.queue = [];
       peer.head = 0;
       clearTimeout(peer.timer);
-      peer.delayed = [];
+      peer.held = [];
       if (peer.gone === undefined && this.closing === undefined) {
         try {
           this.transmit(peer.id, { v: PROTOCOL_VERSION, s: this.session, f: this.self, c: 'abort', e: code.slice(0, 64), m: reason.message.slice(0, MAX_ABORT_MESSAGE) });
@@ -146,7 +152,6 @@ export abstract class BaseLink implements Link {
         }
       }
     }
-    this.releaseFlushWaiters();
     void this.shutdownOnce().catch(() => undefined);
   }
 
@@ -157,9 +162,7 @@ export abstract class BaseLink implements Link {
 
   private async closeImpl(): Promise<void> {
     if (this.failure === undefined) {
-      await this.flushDelayed();
-      // abort() may have run while we waited.
-      if (this.failure === undefined) {
+      {
         for (const peer of this.peers.values()) {
           if (peer.gone === undefined) {
             try {
@@ -187,6 +190,37 @@ export abstract class BaseLink implements Link {
     if (peer === undefined) return;
     if (env.f !== from) return this.abort(mismatch(`${this.self}: a message from ${from} claims to come from ${env.f}`));
     if (env.s !== this.session) return this.abort(mismatch(`${this.self}: ${from} sent a message of session '${env.s}', expected '${this.session}'`));
+    // Link model: a message early for its delivery time waits, and everything after it waits behind it.
+    if (peer.held.length > 0 || (!isControl(env) && env.t > wallClockMs())) {
+      peer.held.push(env);
+      if (peer.timer === undefined) this.armHold(peer);
+      return;
+    }
+    this.accept0(peer, env);
+  }
+
+  /** Releases held envelopes whose time has come, in order, and re-arms for the next. */
+  private armHold(peer: PeerState): void {
+    const head = peer.held[0];
+    if (head === undefined) {
+      peer.timer = undefined;
+      return;
+    }
+    const wait = isControl(head) ? 0 : head.t - wallClockMs();
+    peer.timer = setTimeout(() => {
+      while (peer.held.length > 0 && this.failure === undefined && this.closing === undefined) {
+        const env = peer.held[0]!;
+        if (!isControl(env) && env.t > wallClockMs() + 0.5) break;
+        peer.held.shift();
+        this.accept0(peer, env);
+      }
+      this.armHold(peer);
+    }, Math.max(0, wait));
+  }
+
+  /** An envelope whose delivery time has come: a control message, or the next data message in sequence. */
+  private accept0(peer: PeerState, env: Envelope): void {
+    const from = peer.id;
     if (isControl(env)) return this.control(peer, env);
     if (peer.gone !== undefined) return;
     env.b = ownBytes(env.b);
@@ -240,47 +274,6 @@ export abstract class BaseLink implements Link {
     const p = this.peers.get(id);
     if (p === undefined) throw new SecpError('ERR_INVALID_ARGUMENT', `${this.self}: ${String(id)} is not a peer of this link (peers: ${[...this.peers.keys()].join(', ')})`);
     return p;
-  }
-
-  private delay(peer: PeerState, env: DataEnvelope, model: LinkModel): void {
-    const now = performance.now();
-    const start = Math.max(now, peer.busyUntil);
-    peer.busyUntil = start + (env.b.byteLength * 8 * 1000) / model.bandwidthBitsPerSec;
-    peer.delayed.push({ at: peer.busyUntil + model.latencyMs, env });
-    if (peer.timer === undefined) this.armDelay(peer);
-  }
-
-  private armDelay(peer: PeerState): void {
-    const head = peer.delayed[0];
-    if (head === undefined) {
-      peer.timer = undefined;
-      if ([...this.peers.values()].every((p) => p.delayed.length === 0)) this.releaseFlushWaiters();
-      return;
-    }
-    peer.timer = setTimeout(() => {
-      const now = performance.now();
-      while (peer.delayed.length > 0 && peer.delayed[0]!.at <= now + 0.5) {
-        const { env } = peer.delayed.shift()!;
-        try {
-          this.transmit(peer.id, env);
-        } catch (e) {
-          this.abort(e instanceof Error ? e : new Error(String(e)));
-          return;
-        }
-      }
-      this.armDelay(peer);
-    }, Math.max(0, head.at - performance.now()));
-  }
-
-  private flushDelayed(): Promise<void> {
-    if ([...this.peers.values()].every((p) => p.delayed.length === 0)) return Promise.resolve();
-    return new Promise((resolve) => this.flushWaiters.push(resolve));
-  }
-
-  private releaseFlushWaiters(): void {
-    const ws = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const w of ws) w();
   }
 
   private shutdownOnce(): Promise<void> {

@@ -20,7 +20,7 @@ export type PartyId = 's0' | 's1' | 'dealer' | 'data' | 'model';
 export const PARTY_IDS: readonly PartyId[] = ['s0', 's1', 'dealer', 'data', 'model'];
 
 /** Wire protocol version, carried by every message and by the TCP handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** One party's view of the network. */
 export interface Link {
