@@ -31,6 +31,8 @@ interface PeerState {
   /** Link model, receiving side: arrived envelopes held, in order, until their delivery time. */
   held: Envelope[];
   timer: NodeJS.Timeout | undefined;
+  /** The channel closed while messages were held: the loss takes effect once they are delivered. */
+  heldLoss: SecpError | undefined;
 }
 
 export abstract class BaseLink implements Link {
@@ -48,7 +50,7 @@ export abstract class BaseLink implements Link {
   ) {
     for (const id of peers) {
       if (id === self) continue;
-      this.peers.set(id, { id, sendSeq: 0, arrivedSeq: 0, queue: [], head: 0, waiters: [], gone: undefined, busyUntil: 0, held: [], timer: undefined });
+      this.peers.set(id, { id, sendSeq: 0, arrivedSeq: 0, queue: [], head: 0, waiters: [], gone: undefined, busyUntil: 0, held: [], timer: undefined, heldLoss: undefined });
     }
   }
 
@@ -204,6 +206,9 @@ export abstract class BaseLink implements Link {
     const head = peer.held[0];
     if (head === undefined) {
       peer.timer = undefined;
+      const loss = peer.heldLoss;
+      peer.heldLoss = undefined;
+      if (loss !== undefined) this.peerLost(peer.id, loss);
       return;
     }
     const wait = isControl(head) ? 0 : head.t - wallClockMs();
@@ -241,6 +246,11 @@ export abstract class BaseLink implements Link {
   protected peerLost(from: PartyId, err: SecpError): void {
     const peer = this.peers.get(from);
     if (peer === undefined || peer.gone !== undefined) return;
+    if (peer.held.length > 0) {
+      // The peer may have sent everything (and its goodbye) before it went: deliver that first.
+      peer.heldLoss ??= err;
+      return;
+    }
     peer.gone = err;
     if (this.failure === undefined && this.closing === undefined) this.abort(err);
   }
