@@ -164,22 +164,22 @@ export abstract class BaseLink implements Link {
 
   private async closeImpl(): Promise<void> {
     if (this.failure === undefined) {
-      {
-        for (const peer of this.peers.values()) {
-          if (peer.gone === undefined) {
-            try {
-              this.transmit(peer.id, { v: PROTOCOL_VERSION, s: this.session, f: this.self, c: 'bye' });
-            } catch {
-              // The peer is already unreachable; nothing to say goodbye to.
-            }
+      for (const peer of this.peers.values()) {
+        clearTimeout(peer.timer);
+        peer.held = [];
+        if (peer.gone === undefined) {
+          try {
+            this.transmit(peer.id, { v: PROTOCOL_VERSION, s: this.session, f: this.self, c: 'bye' });
+          } catch {
+            // The peer is already unreachable; nothing to say goodbye to.
           }
-          const err = new SecpError('ERR_PEER_CLOSED', `${this.self}: link closed while waiting for ${peer.id}`);
-          for (const w of peer.waiters) {
-            clearTimeout(w.timer);
-            w.reject(err);
-          }
-          peer.waiters = [];
         }
+        const err = new SecpError('ERR_PEER_CLOSED', `${this.self}: link closed while waiting for ${peer.id}`);
+        for (const w of peer.waiters) {
+          clearTimeout(w.timer);
+          w.reject(err);
+        }
+        peer.waiters = [];
       }
     }
     await this.shutdownOnce();
