@@ -112,15 +112,8 @@ export async function runShareModel(argv: readonly string[]): Promise<number> {
  * ephemeral ports, so a listening port from that range (what `listen(0)` hands out) can be taken by a connection
  * before the role that owns it starts listening.
  */
-async function freePort(taken: Set<number>): Promise<number> {
-  let ephemeralLo = 32768;
-  try {
-    ephemeralLo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLo;
-  } catch {
-    // not Linux: keep the usual lower bound
-  }
+async function freePort(taken: Set<number>, hi: number): Promise<number> {
   const lo = 10_000;
-  const hi = Math.max(lo + 1000, ephemeralLo);
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = lo + randomInt(hi - lo);
     if (taken.has(port)) continue;
@@ -154,12 +147,19 @@ export async function startLocalProcesses(
   const head = resolveHead(prep.model, new FastPlainForward(prep.model, { attention: o.attention, rfa: o.rfa }), prep.task, o.logitScale);
   const job: Job = { sessions: {}, fracBits: FRAC_BITS, logitScale: o.logitScale, timeoutSec: o.timeoutSec };
   const taken = new Set<number>();
+  let ephemeralLo = 32768;
+  try {
+    ephemeralLo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLo;
+  } catch {
+    // not Linux: keep the usual lower bound
+  }
+  const portsBelow = Math.max(11_000, ephemeralLo);
   if (prep.task.kind === 'pooled') job.labelTexts = [...prep.task.labelTexts!];
   for (const split of ['train', 'dev', 'test'] as const) {
     const batch = prep.batches[split];
     if (!batch) continue;
     const addresses = {} as Record<PartyId, { host: string; port: number }>;
-    for (const party of MPC_PARTIES) addresses[party] = { host: '127.0.0.1', port: await freePort(taken) };
+    for (const party of MPC_PARTIES) addresses[party] = { host: '127.0.0.1', port: await freePort(taken, portsBelow) };
     job.sessions[split] = { spec: specFor(prep.model, head, batch, o.attention, o.rfa), addresses };
   }
   const dir = mkdtempSync(join(tmpdir(), 'secp-job-'));

@@ -24,7 +24,7 @@ import { broadcastCols, reciprocal, rsqrt, softmax } from '../mpc/nonlinear.js';
 import type { Party } from '../mpc/party.js';
 import { Shared, addPublic } from '../mpc/shared.js';
 import { truncate } from '../mpc/truncation.js';
-import type { Shape } from '../ring/tensor.js';
+import { concatWords, type Shape } from '../ring/tensor.js';
 
 /** Public shape of one attention call: `seqs` sequences of `n` tokens, `heads` heads of width `dh`. */
 export interface AttentionDims {
@@ -68,15 +68,7 @@ function local(p: Party, shape: Shape, f: () => BigUint64Array): Shared {
 /** Flat concatenation of shared tensors (local). */
 export function cat(p: Party, xs: readonly Shared[]): Shared {
   const n = xs.reduce((s, x) => s + x.size, 0);
-  return local(p, [n], () => {
-    const out = new BigUint64Array(n);
-    let off = 0;
-    for (const x of xs) {
-      out.set(x.s, off);
-      off += x.size;
-    }
-    return out;
-  });
+  return local(p, [n], () => concatWords(xs.map((x) => x.s)));
 }
 
 /** Columns [c0, c0 + w) of a [rows, stride] tensor (local copy). */

@@ -26,6 +26,7 @@ import { SecpError } from '../../bindings/errors.js';
 import type { KernelBackend } from '../../bindings/types.js';
 import type { Party } from './party.js';
 import { mulRaw } from './beaver.js';
+import { concatWords } from '../ring/tensor.js';
 import { Shared, addPublic, mulInt, sub } from './shared.js';
 
 const ALL_ONES = (1n << 64n) - 1n;
@@ -63,16 +64,6 @@ function planes(src: BigUint64Array, w: number, first: number, step: number, cou
   return out;
 }
 
-function concat(...xs: BigUint64Array[]): BigUint64Array {
-  const out = new BigUint64Array(xs.reduce((s, x) => s + x.length, 0));
-  let off = 0;
-  for (const x of xs) {
-    out.set(x, off);
-    off += x.length;
-  }
-  return out;
-}
-
 function xorAll(be: KernelBackend, ...xs: BigUint64Array[]): BigUint64Array {
   return xs.reduce((acc, x) => be.xor(acc, x));
 }
@@ -96,7 +87,7 @@ export async function ltz(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}
     const a = p.randXor(combines * w);
     const b1 = p.randXor(combines * w);
     const b2 = p.randXor((combines - 1) * w);
-    const c = await p.dealXor(`${op}.and${l}.c`, (2 * combines - 1) * w, () => concat(be.and(a, b1), be.and(a.subarray(w), b2)));
+    const c = await p.dealXor(`${op}.and${l}.c`, (2 * combines - 1) * w, () => concatWords([be.and(a, b1), be.and(a.subarray(w), b2)]));
     triples.push({ a, b1, b2, c });
   }
   const rho = p.randXor(w); // one random bit per element, as a plane
@@ -121,8 +112,8 @@ export async function ltz(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}
     // The top compared bit has no partner: it rides up alone.
     const ncTop = nc.subarray((m - 1) * w, m * w);
     const rTop = rBits.subarray((m - 1) * w, m * w);
-    g = concat(g, be.and(ncTop, rTop));
-    e = concat(e, me0 ? be.xor(rTop, ncTop) : rTop);
+    g = concatWords([g, be.and(ncTop, rTop)]);
+    e = concatWords([e, me0 ? be.xor(rTop, ncTop) : rTop]);
   }
   for (const [l, combines] of levels.entries()) {
     const { a, b1, b2, c: t } = triples[l]!;
@@ -132,10 +123,10 @@ export async function ltz(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}
     const eg = be.beaverAnd(t.subarray(0, combines * w), a, b1, d!, dg!, me0); // E_hi ∧ G_lo
     const ee = be.beaverAnd(t.subarray(combines * w), a.subarray(w), b2, d!.subarray(w), de!, me0); // E_hi ∧ E_lo, above the lowest
     let gNext = be.xor(planes(g, w, 1, 2, combines), eg);
-    let eNext = concat(new BigUint64Array(w), ee); // the lowest block's E is never used
+    let eNext = concatWords([new BigUint64Array(w), ee]); // the lowest block's E is never used
     if (blocks % 2 === 1) {
-      gNext = concat(gNext, g.subarray((blocks - 1) * w));
-      eNext = concat(eNext, e.subarray((blocks - 1) * w));
+      gNext = concatWords([gNext, g.subarray((blocks - 1) * w)]);
+      eNext = concatWords([eNext, e.subarray((blocks - 1) * w)]);
     }
     g = gNext;
     e = eNext;

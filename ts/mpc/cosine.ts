@@ -15,6 +15,7 @@
  */
 import { SecpError } from '../../bindings/errors.js';
 import { mulRaw } from './beaver.js';
+import { concatWords } from '../ring/tensor.js';
 import type { Party } from './party.js';
 import { Shared, add, addPublic, sub } from './shared.js';
 import { truncate } from './truncation.js';
@@ -75,12 +76,5 @@ export async function cosSinCrypten(p: Party, x: Shared, op = 'cos.crypten', ite
 
 function concat(p: Party, xs: Shared[]): Shared {
   const n = xs.reduce((s, x) => s + x.size, 0);
-  if (p.isDealer) return new Shared([n], null);
-  const out = new BigUint64Array(n);
-  let off = 0;
-  for (const x of xs) {
-    out.set(x.s, off);
-    off += x.size;
-  }
-  return new Shared([n], out);
+  return new Shared([n], p.isDealer ? null : concatWords(xs.map((x) => x.s)));
 }

@@ -12,7 +12,7 @@ import { createHmac } from 'node:crypto';
 import { SecpError } from '../../bindings/errors.js';
 import type { Link, PartyId } from '../net/types.js';
 import { Prg } from '../ring/prg.js';
-import { Ring } from '../ring/tensor.js';
+import { Ring, concatWords } from '../ring/tensor.js';
 
 export type Role = 's0' | 's1' | 'dealer';
 
@@ -179,17 +179,11 @@ export class Party {
   private async exchange(op: string, shares: BigUint64Array[],
     combine: (mine: BigUint64Array, theirs: BigUint64Array) => BigUint64Array): Promise<BigUint64Array[]> {
     if (this.role === 'dealer') throw new SecpError('ERR_INVALID_ARGUMENT', `the dealer takes no part in opening ${op}`);
-    const total = shares.reduce((s, x) => s + x.length, 0);
-    const buf = new BigUint64Array(total);
-    let off = 0;
-    for (const s of shares) {
-      buf.set(s, off);
-      off += s.length;
-    }
+    const buf = concatWords(shares);
     this.link.send(this.peer, op, bytesOf(buf));
     this.link.meter.round(op);
-    const opened = combine(buf, await this.recvWords(this.peer, op, total));
-    off = 0;
+    const opened = combine(buf, await this.recvWords(this.peer, op, buf.length));
+    let off = 0;
     return shares.map((s) => {
       off += s.length;
       return opened.subarray(off - s.length, off);

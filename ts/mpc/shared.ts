@@ -4,7 +4,7 @@
  * here: add, sub, negate, public add/scale, reshape.
  */
 import { SecpError } from '../../bindings/errors.js';
-import { shapeSize, type Shape } from '../ring/tensor.js';
+import { concatWords, shapeSize, type Shape } from '../ring/tensor.js';
 import type { Party } from './party.js';
 
 export class Shared {
@@ -113,13 +113,5 @@ export function concatRows(p: Party, parts: Shared[]): Shared {
   const inner = parts[0]!.shape.slice(1);
   for (const q of parts) sameShape('concatRows (inner dims)', q.shape.slice(1), inner);
   const rows = parts.reduce((s, q) => s + q.shape[0]!, 0);
-  return local(p, [rows, ...inner], () => {
-    const out = new BigUint64Array(parts.reduce((s, q) => s + q.size, 0));
-    let off = 0;
-    for (const q of parts) {
-      out.set(q.s, off);
-      off += q.size;
-    }
-    return out;
-  });
+  return local(p, [rows, ...inner], () => concatWords(parts.map((q) => q.s)));
 }

@@ -38,6 +38,17 @@ export interface RingOptions {
 }
 
 /** The arithmetic context: which backend runs the kernels and how reals are encoded. */
+/** The words of `xs` one after another, in a new array. */
+export function concatWords(xs: readonly BigUint64Array[]): BigUint64Array {
+  const out = new BigUint64Array(xs.reduce((s, x) => s + x.length, 0));
+  let off = 0;
+  for (const x of xs) {
+    out.set(x, off);
+    off += x.length;
+  }
+  return out;
+}
+
 export class Ring {
   readonly backend: KernelBackend;
   readonly fracBits: number;

@@ -147,15 +147,24 @@ function hashBatch(batch: EncodedBatch): string {
   return h.digest('hex');
 }
 
-/** sha256 over every tensor (name, shape, float32 bytes), in name order. */
+const hashes = new WeakMap<LoadedModel, string>();
+
+/**
+ * sha256 over every tensor (name, shape, float32 bytes), in name order. Computed once per loaded model (the run
+ * nonce and the evaluator's description both need it; a loaded model's weights do not change).
+ */
 export function weightsHash(model: LoadedModel): string {
+  const known = hashes.get(model);
+  if (known !== undefined) return known;
   const h = createHash('sha256');
   for (const name of [...model.weights.keys()].sort()) {
     const t = model.weights.get(name)!;
     h.update(`${name}:${t.shape.join('x')}\n`);
     h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   }
-  return h.digest('hex');
+  const digest = h.digest('hex');
+  hashes.set(model, digest);
+  return digest;
 }
 
 interface Pending {
