@@ -189,16 +189,16 @@ export class Traffic {
     this.mul(`${op}.unscale`, n);
   }
 
-  /** GELU: [x < -4] and [x > 4] in one comparison of 2n, the powers of (x/4)², the polynomial, the selection. */
+  /** GELU: [x < -4] and [x > 4] in one comparison of 2n, v = (x/4)², v², v³, the high half's product, the selection. */
   gelu(op: string, n: number): void {
     this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.gelu(this.fracBits));
-    this.truncate(`${op}.u`, n);
     for (let i = 0; i < 2; i++) {
       this.square(`${op}.pow`, n);
       this.truncate(`${op}.pow.trunc`, n);
     }
-    for (let i = 0; i < 2; i++) this.mul(`${op}.pow`, 2 * n);
-    this.truncate(`${op}.poly`, n);
+    this.mul(`${op}.pow`, n);
+    this.mulRaw(`${op}.poly`, n);
+    this.truncate(`${op}.poly.trunc`, n);
     this.mulRaw(`${op}.sel`, 2 * n);
   }
 
