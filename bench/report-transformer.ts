@@ -239,7 +239,17 @@ function headline(sums: Map<string, Summary>, model: string, paper: string): str
     [`… of which the attention: bytes`, fmtBytes(rfa.perLayer.attentionBytes), fmtBytes(soft.perLayer.attentionBytes), fmtRatio(soft.perLayer.attentionBytes, rfa.perLayer.attentionBytes)],
     [`… of which the attention: time (S0)`, fmtMs(rfa.perLayer.attentionMs), fmtMs(soft.perLayer.attentionMs), fmtRatio(soft.perLayer.attentionMs, rfa.perLayer.attentionMs)],
   ];
-  out.push(table(['', 'RFA', 'softmax', 'softmax ÷ RFA'], rows), '', `The paper reports ${paper}.`, '');
+  const common = rfa.perLayer.bytes - rfa.perLayer.attentionBytes;
+  out.push(
+    table(['', 'RFA', 'softmax', 'softmax ÷ RFA'], rows),
+    '',
+    `The paper reports ${paper}. Everything outside the attention (projections, LayerNorms, the FFN and its GELU) is `
+      + `the same computation in both forwards: ${fmtBytes(common)} of RFA's ${fmtBytes(rfa.perLayer.bytes)} per layer `
+      + `(${((100 * common) / rfa.perLayer.bytes).toFixed(0)}%). Were it free, softmax ÷ RFA would be the attention's own ratio, `
+      + `${fmtRatio(soft.perLayer.attentionBytes, rfa.perLayer.attentionBytes)} bytes and ${fmtRatio(soft.perLayer.attentionMs, rfa.perLayer.attentionMs)} time: `
+      + 'the ceiling of any forward at this shape with this softmax.',
+    '',
+  );
   return out;
 }
 
