@@ -29,14 +29,13 @@ import { join } from 'node:path';
 import { DEMO_SETTINGS } from '../../ts/cli/roles.js';
 import { loadModel, type Arch, type LoadedModel } from '../../ts/model/config.js';
 import { DataOwner, ModelOwner, MpcEncoder, joinParty, type MpcExample, type MpcSpec } from '../../ts/model/mpc.js';
-import { labelLogits, meanPool, type RfaOptions } from '../../ts/model/plain.js';
+import { PlainEncoder, labelLogits, meanPool, type RfaOptions } from '../../ts/model/plain.js';
 import { Rng } from '../../ts/model/random.js';
 import { writeTinyModel } from '../../ts/model/tiny.js';
 import { CMAES } from '../../ts/tuning/cmaes.js';
 import { crossEntropy } from '../../ts/tuning/losses.js';
 import { TUNE_DEFAULTS } from '../../ts/tuning/loop.js';
 import { PLAIN_EVALUATOR_DEFAULTS } from '../../ts/tuning/plain-evaluator.js';
-import { FastPlainForward } from '../../ts/tuning/plain-forward.js';
 import { RandomProjection } from '../../ts/tuning/projection.js';
 import { FRAC_BITS } from '../../ts/ring/tensor.js';
 import { forwardTraffic } from '../analytic.js';
@@ -162,11 +161,11 @@ function labelEmbeddings(hidden: number): Float64Array {
 }
 
 /**
- * The plaintext forward of the same case (ts/model/plain.ts through FastPlainForward: float32 weights, float64
+ * The plaintext forward of the same case (ts/model/plain.ts PlainEncoder: float32 weights, float64
  * activations, one thread): logits [C·B, L], candidate-major, as the MPC forward returns them.
  */
 function plainForward(c: ForwardCase, model: LoadedModel): (prompts: readonly Float64Array[]) => Float64Array {
-  const fwd = new FastPlainForward(model, { attention: c.attention, rfa: rfaOptions(c) });
+  const fwd = new PlainEncoder(model, { attention: c.attention, rfa: rfaOptions(c) });
   const examples = benchBatch(model, c.batch, c.seq);
   const H = model.config.hidden;
   const L = LABEL_WORDS.length;
@@ -177,7 +176,7 @@ function plainForward(c: ForwardCase, model: LoadedModel): (prompts: readonly Fl
     prompts.forEach((p, k) => {
       examples.forEach((ex, b) => {
         const hidden = fwd.forward({ ids: ex.ids, attentionMask: ex.attentionMask, prompt: { start: 1, embeddings: p, mode: 'add' } });
-        const logits = c.head === 'mlm' ? fwd.encoder.mlmLogits(hidden, ex.maskPos!, labelIds) : labelLogits(meanPool(hidden, H, ex.attentionMask!), labels, 'cosine');
+        const logits = c.head === 'mlm' ? fwd.mlmLogits(hidden, ex.maskPos!, labelIds) : labelLogits(meanPool(hidden, H, ex.attentionMask!), labels, 'cosine');
         out.set(logits, (k * c.batch + b) * L);
       });
     });

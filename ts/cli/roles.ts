@@ -12,11 +12,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SecpError } from '../../bindings/errors.js';
 import { loadModel } from '../model/config.js';
-import type { RfaOptions } from '../model/plain.js';
+import { PlainEncoder, type RfaOptions } from '../model/plain.js';
 import type { PartyId } from '../net/types.js';
 import { FRAC_BITS } from '../ring/tensor.js';
 import { MPC_PARTIES, runRole, specFor, type Job } from '../tuning/mpc-evaluator.js';
-import { FastPlainForward } from '../tuning/plain-forward.js';
 import { resolveHead } from '../tuning/plain-evaluator.js';
 import type { ResolvedTask } from '../tuning/task.js';
 import { UsageError, parseCommand, type CommandSpec } from './options.js';
@@ -144,7 +143,7 @@ export async function startLocalProcesses(
   o: { attention: 'rfa' | 'softmax'; rfa: RfaOptions; logitScale: number; timeoutSec: number; modelDir: string; keyFile?: string },
   log: (line: string) => void,
 ): Promise<Job> {
-  const head = resolveHead(prep.model, new FastPlainForward(prep.model, { attention: o.attention, rfa: o.rfa }), prep.task, o.logitScale);
+  const head = resolveHead(prep.model, new PlainEncoder(prep.model, { attention: o.attention, rfa: o.rfa }), prep.task, o.logitScale);
   const job: Job = { sessions: {}, fracBits: FRAC_BITS, logitScale: o.logitScale, timeoutSec: o.timeoutSec };
   const taken = new Set<number>();
   let ephemeralLo = 32768;

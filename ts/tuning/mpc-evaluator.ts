@@ -15,13 +15,12 @@ import { SecpError } from '../../bindings/errors.js';
 import { loadBackend, type BackendName } from '../../bindings/index.js';
 import type { LoadedModel } from '../model/config.js';
 import { createLocalSession, DataOwner, ModelOwner, runServer, type MpcExample, type MpcSpec } from '../model/mpc.js';
-import type { RfaOptions } from '../model/plain.js';
+import { PlainEncoder, type RfaOptions } from '../model/plain.js';
 import { connectTcp, listenTcp, type TcpAddress } from '../net/tcp.js';
 import type { Link, PartyId } from '../net/types.js';
 import type { Role } from '../mpc/party.js';
 import { FRAC_BITS, Ring } from '../ring/tensor.js';
 import type { Evaluator, EvaluatorMeter, Split } from './evaluator.js';
-import { FastPlainForward } from './plain-forward.js';
 import { resolveHead, validateBatches, weightsHash, type HeadSpec } from './plain-evaluator.js';
 import type { EncodedBatch, ResolvedTask } from './task.js';
 
@@ -147,7 +146,7 @@ export class MpcEvaluator implements Evaluator {
     const logitScale = opts.logitScale ?? opts.job?.logitScale ?? 20;
     const ring = new Ring({ fracBits: opts.fracBits ?? opts.job?.fracBits ?? FRAC_BITS, ...(opts.backend ? { backend: loadBackend({ backend: opts.backend }) } : {}) });
     const sessions: Partial<Record<Split, SplitSession>> = {};
-    let head: HeadSpec | undefined = opts.job ? undefined : resolveHead(model, new FastPlainForward(model, { attention, rfa }), task, logitScale);
+    let head: HeadSpec | undefined = opts.job ? undefined : resolveHead(model, new PlainEncoder(model, { attention, rfa }), task, logitScale);
     try {
       for (const split of ['train', 'dev', 'test'] as const) {
         const batch = batches[split];
@@ -283,7 +282,7 @@ export async function runRole(
       if (spec.head.kind === 'pooled') {
         // Public label texts, embedded by the model owner in the clear (the only model output D gets unmasked).
         if (!opts.task) throw new SecpError('ERR_INVALID_ARGUMENT', 'the pooled head needs the task (label texts)');
-        const h = resolveHead(model, new FastPlainForward(model, { attention: spec.attention ?? 'rfa', rfa: spec.rfa ?? {} }), opts.task, job.logitScale);
+        const h = resolveHead(model, new PlainEncoder(model, { attention: spec.attention ?? 'rfa', rfa: spec.rfa ?? {} }), opts.task, job.logitScale);
         if (h.kind === 'pooled') link.send('data', 'head.labels', new Uint8Array(h.labelEmbeddings.buffer));
       }
       new ModelOwner(link, ring, spec).shareWeights(model.weights);

@@ -9,9 +9,8 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { SecpError } from '../../bindings/errors.js';
 import { loadModel, maxSequenceLength, EMBEDDINGS, type LoadedModel } from '../model/config.js';
-import { labelLogits, meanPool, type RfaOptions } from '../model/plain.js';
+import { PlainEncoder, labelLogits, meanPool, type RfaOptions } from '../model/plain.js';
 import type { Evaluator, Split } from './evaluator.js';
-import { FastPlainForward } from './plain-forward.js';
 import { labelWordIds, type EncodedBatch, type ResolvedTask } from './task.js';
 
 export type PromptMode = 'replace' | 'add';
@@ -64,7 +63,7 @@ export function validateBatches(model: LoadedModel, task: ResolvedTask, batches:
  * L2-normalised embeddings of the task's public label texts, computed here in the clear with `fwd` (under MPC
  * the model owner does this once: the label texts are public, the embeddings reveal two vectors of the model).
  */
-export function resolveHead(model: LoadedModel, fwd: FastPlainForward, task: ResolvedTask, logitScale: number): HeadSpec {
+export function resolveHead(model: LoadedModel, fwd: PlainEncoder, task: ResolvedTask, logitScale: number): HeadSpec {
   if (task.kind === 'mlm') {
     if (!model.hasMlmHead) {
       throw new SecpError('ERR_MISSING_TENSOR', 'the model has no MLM head (a BertModel checkpoint); use the pooled kind');
@@ -101,7 +100,7 @@ function invalid(message: string): never {
  * (to - from) × numLabels values.
  */
 export function evaluatePairs(
-  fwd: FastPlainForward,
+  fwd: PlainEncoder,
   head: HeadSpec,
   batch: EncodedBatch,
   prompts: readonly Float64Array[],
@@ -128,7 +127,7 @@ export function evaluatePairs(
     });
     let logits: Float64Array;
     if (head.kind === 'mlm') {
-      logits = fwd.encoder.mlmLogits(hidden, batch.maskPos[b]!, head.labelIds);
+      logits = fwd.mlmLogits(hidden, batch.maskPos[b]!, head.labelIds);
     } else {
       logits = labelLogits(meanPool(hidden, H, mask), head.labelEmbeddings, 'cosine');
       for (let l = 0; l < L; l++) logits[l]! *= head.logitScale;
@@ -223,7 +222,7 @@ export class PlainEvaluator implements Evaluator {
   readonly hidden: number;
   readonly numLabels: number;
   readonly embeddingStd: number;
-  private readonly fwd: FastPlainForward;
+  private readonly fwd: PlainEncoder;
   private readonly head: HeadSpec;
   private readonly batches: Partial<Record<Split, EncodedBatch>>;
   private readonly promptMode: PromptMode;
@@ -232,7 +231,7 @@ export class PlainEvaluator implements Evaluator {
 
   private constructor(
     model: LoadedModel,
-    fwd: FastPlainForward,
+    fwd: PlainEncoder,
     head: HeadSpec,
     batches: Partial<Record<Split, EncodedBatch>>,
     promptMode: PromptMode,
@@ -277,17 +276,17 @@ export class PlainEvaluator implements Evaluator {
     validateBatches(model, task, batches);
 
     const rfa: RfaOptions = attention === 'rfa' ? { ...options.rfa } : {};
-    const fwd = new FastPlainForward(model, { attention, rfa });
+    const fwd = new PlainEncoder(model, { attention, rfa });
     const head = resolveHead(model, fwd, task, logitScale);
     const resolvedRfa =
-      fwd.encoder.rfa === undefined
+      fwd.rfa === undefined
         ? null
         : {
-            features: fwd.encoder.rfa.features,
-            seed: String(fwd.encoder.rfa.seed),
-            tau: fwd.encoder.rfa.tau,
-            epsNorm: fwd.encoder.rfa.epsNorm,
-            epsDen: fwd.encoder.rfa.epsDen,
+            features: fwd.rfa.features,
+            seed: String(fwd.rfa.seed),
+            tau: fwd.rfa.tau,
+            epsNorm: fwd.rfa.epsNorm,
+            epsDen: fwd.rfa.epsDen,
           };
     const description = {
       evaluator: 'plaintext',

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../model/config.js';
-import { FastPlainForward } from './plain-forward.js';
+import { PlainEncoder } from '../model/plain.js';
 import { evaluatePairs, type WorkerSetup } from './plain-evaluator.js';
 import type { Split } from './evaluator.js';
 
@@ -13,7 +13,7 @@ const setup = workerData as WorkerSetup;
 
 try {
   const model = loadModel(setup.modelDir);
-  const fwd = new FastPlainForward(model, { attention: setup.attention, rfa: setup.rfa });
+  const fwd = new PlainEncoder(model, { attention: setup.attention, rfa: setup.rfa });
   port.on('message', (m: { id: number; split: Split; prompts: Float64Array[]; from: number; to: number }) => {
     try {
       const batch = setup.batches[m.split]!;
