@@ -22,9 +22,9 @@ import { matmulManyRaw, mul, mulRaw, squareRaw } from '../mpc/beaver.js';
 import { cosSin } from '../mpc/cosine.js';
 import { broadcastCols, reciprocal, rsqrt, softmax } from '../mpc/nonlinear.js';
 import type { Party } from '../mpc/party.js';
-import { Shared, addPublic } from '../mpc/shared.js';
+import { Shared, addPublic, cat, local } from '../mpc/shared.js';
 import { truncate } from '../mpc/truncation.js';
-import { concatWords, type Shape } from '../ring/tensor.js';
+import type { Shape } from '../ring/tensor.js';
 
 /** Public shape of one attention call: `seqs` sequences of `n` tokens, `heads` heads of width `dh`. */
 export interface AttentionDims {
@@ -58,17 +58,6 @@ export interface RfaSettings {
   denOctaves: number;
   /** Range of |q|² + epsNorm. */
   normRange: Range;
-}
-
-/** A local result: computed by the servers, a shape on the dealer. */
-function local(p: Party, shape: Shape, f: () => BigUint64Array): Shared {
-  return new Shared(shape, p.isDealer ? null : f());
-}
-
-/** Flat concatenation of shared tensors (local). */
-export function cat(p: Party, xs: readonly Shared[]): Shared {
-  const n = xs.reduce((s, x) => s + x.size, 0);
-  return local(p, [n], () => concatWords(xs.map((x) => x.s)));
 }
 
 /** Columns [c0, c0 + w) of a [rows, stride] tensor (local copy). */

@@ -49,13 +49,13 @@ import { fixWeight, matmulFixedRaw, matmulManyRaw, mulRaw, squareRaw, type Fixed
 import { InputParty, input, reveal } from '../mpc/io.js';
 import { broadcastCols, gelu, layerNorm, rsqrt, type LayerNormWeights } from '../mpc/nonlinear.js';
 import { Party, type Role } from '../mpc/party.js';
-import { Shared, add, addRow, mulInt } from '../mpc/shared.js';
+import { Shared, add, addRow, cat, mulInt } from '../mpc/shared.js';
 import { truncate } from '../mpc/truncation.js';
 import { createLocalNetwork } from '../net/local.js';
 import type { Link, LinkOptions, PartyId } from '../net/types.js';
 import type { Ring } from '../ring/tensor.js';
 import { EMBEDDINGS, MLM_HEAD, encoderShapes, layerNames, maxSequenceLength, mlmHeadShapes, type ModelConfig, type Weights } from './config.js';
-import { cat, rfaAttention, softmaxAttention, type Range, type RfaSettings } from './mpc-attention.js';
+import { rfaAttention, softmaxAttention, type Range, type RfaSettings } from './mpc-attention.js';
 import { positionIds, resolveRfa, type Floats, type RfaOptions } from './plain.js';
 
 export type { Range } from './mpc-attention.js';

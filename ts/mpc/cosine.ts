@@ -15,9 +15,8 @@
  */
 import { SecpError } from '../../bindings/errors.js';
 import { mulRaw } from './beaver.js';
-import { concatWords } from '../ring/tensor.js';
 import type { Party } from './party.js';
-import { Shared, add, addPublic, sub } from './shared.js';
+import { Shared, add, addPublic, cat, sub } from './shared.js';
 import { truncate } from './truncation.js';
 
 export interface CosSin {
@@ -64,7 +63,7 @@ export async function cosSinCrypten(p: Party, x: Shared, op = 'cos.crypten', ite
   let im = await truncate(p, x, iterations, `${op}.scale`);
   for (let i = 0; i < iterations; i++) {
     // (re + i·im)² = re² − im² + i·2·re·im, all three products in one round.
-    const both = await mulRaw(p, concat(p, [re, re, im]), concat(p, [re, im, im]), `${op}.sq`);
+    const both = await mulRaw(p, cat(p, [re, re, im]), cat(p, [re, im, im]), `${op}.sq`);
     const t = await truncate(p, both, f, `${op}.trunc`);
     const n = x.size;
     const rr = t.rows(0, n), ri = t.rows(n, 2 * n), ii = t.rows(2 * n, 3 * n);
@@ -72,9 +71,4 @@ export async function cosSinCrypten(p: Party, x: Shared, op = 'cos.crypten', ite
     im = add(p, ri, ri);
   }
   return { cos: re.reshape(x.shape), sin: im.reshape(x.shape) };
-}
-
-function concat(p: Party, xs: Shared[]): Shared {
-  const n = xs.reduce((s, x) => s + x.size, 0);
-  return new Shared([n], p.isDealer ? null : concatWords(xs.map((x) => x.s)));
 }

@@ -49,7 +49,8 @@ export function sameShape(op: string, a: Shape, b: Shape): void {
   }
 }
 
-function local(p: Party, shape: Shape, f: () => BigUint64Array): Shared {
+/** A local result: computed by the servers, a shape on the dealer. */
+export function local(p: Party, shape: Shape, f: () => BigUint64Array): Shared {
   return new Shared(shape, p.isDealer ? null : f());
 }
 
@@ -114,4 +115,9 @@ export function concatRows(p: Party, parts: Shared[]): Shared {
   for (const q of parts) sameShape('concatRows (inner dims)', q.shape.slice(1), inner);
   const rows = parts.reduce((s, q) => s + q.shape[0]!, 0);
   return local(p, [rows, ...inner], () => concatWords(parts.map((q) => q.s)));
+}
+
+/** Flat concatenation of shared tensors (local). */
+export function cat(p: Party, xs: readonly Shared[]): Shared {
+  return local(p, [xs.reduce((s, x) => s + x.size, 0)], () => concatWords(xs.map((x) => x.s)));
 }

@@ -37,7 +37,6 @@ export interface RingOptions {
   fracBits?: number;
 }
 
-/** The arithmetic context: which backend runs the kernels and how reals are encoded. */
 /** The words of `xs` one after another, in a new array. */
 export function concatWords(xs: readonly BigUint64Array[]): BigUint64Array {
   const out = new BigUint64Array(xs.reduce((s, x) => s + x.length, 0));
@@ -49,6 +48,7 @@ export function concatWords(xs: readonly BigUint64Array[]): BigUint64Array {
   return out;
 }
 
+/** The arithmetic context: which backend runs the kernels and how reals are encoded. */
 export class Ring {
   readonly backend: KernelBackend;
   readonly fracBits: number;
