@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SecpError } from '../../bindings/errors.js';
 import { loadModel } from '../model/config.js';
@@ -33,19 +33,17 @@ export const SERVE_COMMAND: CommandSpec = {
   notes: ['Security: semi-honest, non-colluding S0, S1 and dealer. The dealer must not run in the same trust domain as S0 or S1.'],
 };
 
-/** Creates a dealer key (32 random bytes as hex, readable by the owner only) unless `file` exists. */
-export function writeDealerKey(file: string): void {
+/**
+ * The dealer key in `file` (32 bytes as hex), created first if missing, with its folder (random, the file
+ * readable by its owner only). Of two runs starting at once, one creates the key and both read that one.
+ */
+export function loadDealerKey(file: string): Uint8Array {
   try {
-    // 'wx': of two runs starting at once, one creates the key and both read that one.
+    mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw new UsageError(`cannot create the dealer key ${file}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`cannot create the dealer key ${file}: ${(e as Error).message}`);
   }
-}
-
-/** Reads a dealer key file written by writeDealerKey. */
-export function readDealerKey(file: string): Uint8Array {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
@@ -91,8 +89,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const role = p.values['role'] as 's0' | 's1' | 'dealer';
   const keyFile = p.values['key-file'] as string | undefined;
   if (keyFile !== undefined && role !== 'dealer') throw new UsageError('serve: --key-file is the dealer\'s (--role dealer)');
-  if (keyFile !== undefined) writeDealerKey(keyFile);
-  await runRole(readJob(p.values['job'] as string), role, undefined, keyFile !== undefined ? { dealerKey: readDealerKey(keyFile) } : {});
+  await runRole(readJob(p.values['job'] as string), role, undefined, keyFile !== undefined ? { dealerKey: loadDealerKey(keyFile) } : {});
   return 0;
 }
 

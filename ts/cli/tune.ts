@@ -4,9 +4,8 @@
  * checkpoints and resume.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
-import { dirname } from 'node:path';
 import { SecpError } from '../../bindings/errors.js';
 import { loadModel, type LoadedModel } from '../model/config.js';
 import { readCheckpointFile } from '../tuning/checkpoint.js';
@@ -15,7 +14,7 @@ import type { Evaluator } from '../tuning/evaluator.js';
 import { TUNE_DEFAULTS, tune, type TuneResult } from '../tuning/loop.js';
 import { PlainEvaluator, PLAIN_EVALUATOR_DEFAULTS, weightsHash } from '../tuning/plain-evaluator.js';
 import { MpcEvaluator, type Job } from '../tuning/mpc-evaluator.js';
-import { readDealerKey, readJob, startLocalProcesses, writeDealerKey } from './roles.js';
+import { loadDealerKey, readJob, startLocalProcesses } from './roles.js';
 import { encodeExamples, placeholderIds, resolveTask, TASKS, type EncodedBatch, type ResolvedTask } from '../tuning/task.js';
 import { RFA_DEFAULTS } from '../model/plain.js';
 import { UsageError, checkRequired, parseCommand, type CommandSpec, type OptValue, type Parsed } from './options.js';
@@ -150,9 +149,7 @@ function mpcRun(values: Values, prep: Prepared): MpcRun {
     .digest();
   if (values['job'] !== undefined) return { nonce: new Uint8Array(nonce) };
   const keyFile = str(values['dealer-key'])!.replace(/^~(?=\/|$)/, homedir());
-  mkdirSync(dirname(keyFile), { recursive: true });
-  writeDealerKey(keyFile);
-  return { nonce: new Uint8Array(nonce), keyFile };
+  return { nonce: new Uint8Array(nonce), keyFile, dealerKey: loadDealerKey(keyFile) };
 }
 
 /** The arguments recorded in the checkpoint (everything that determines the result). */
@@ -243,10 +240,12 @@ export function prepare(values: Values, log: (line: string) => void): Prepared {
   };
 }
 
-/** MPC runs: the run's nonce (mpcRun) and the key file of the dealer this command starts (in-process or --processes). */
+/** MPC runs: the run's nonce (mpcRun) and the key of the dealer this command starts (in-process or --processes). */
 export interface MpcRun {
   nonce: Uint8Array;
+  /** The dealer key's file (a --processes dealer reads it) and the key (an in-process dealer uses it). */
   keyFile?: string;
+  dealerKey?: Uint8Array;
 }
 
 /** The hook where the forward is chosen: the plaintext float64 forward, or the 2-party MPC forward. */
@@ -278,7 +277,7 @@ export async function createEvaluator(
     }
     return MpcEvaluator.create({
       model: prep.model, task: prep.task, batches: prep.batches, attention, rfa, logitScale, nonce: run.nonce,
-      ...(job ? { job } : run.keyFile ? { dealerKey: readDealerKey(run.keyFile) } : {}),
+      ...(job ? { job } : run.dealerKey ? { dealerKey: run.dealerKey } : {}),
     });
   }
   return PlainEvaluator.create({

@@ -198,7 +198,7 @@ export abstract class BaseLink implements Link {
       if (peer.timer === undefined) this.armHold(peer);
       return;
     }
-    this.accept0(peer, env);
+    this.release(peer, env);
   }
 
   /** Releases held envelopes whose time has come, in order, and re-arms for the next. */
@@ -217,14 +217,14 @@ export abstract class BaseLink implements Link {
         const env = peer.held[0]!;
         if (!isControl(env) && env.t > wallClockMs() + 0.5) break;
         peer.held.shift();
-        this.accept0(peer, env);
+        this.release(peer, env);
       }
       this.armHold(peer);
     }, Math.max(0, wait));
   }
 
   /** An envelope whose delivery time has come: a control message, or the next data message in sequence. */
-  private accept0(peer: PeerState, env: Envelope): void {
+  private release(peer: PeerState, env: Envelope): void {
     const from = peer.id;
     if (isControl(env)) return this.control(peer, env);
     if (peer.gone !== undefined) return;
