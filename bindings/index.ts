@@ -7,11 +7,12 @@ import { SecpError } from './errors.js';
 import { loadJs } from './js.js';
 import { loadNative } from './native.js';
 import type { BackendName, KernelBackend } from './types.js';
-import { loadWasm } from './wasm.js';
+import { loadWasm } from './wasm-file.js';
 
 export { SecpError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { BackendName, KernelBackend } from './types.js';
+export { instantiateWasm } from './wasm.js';
 
 const loaders: Record<BackendName, () => KernelBackend> = { native: loadNative, wasm: loadWasm, js: loadJs };
 const cache = new Map<BackendName, KernelBackend>();

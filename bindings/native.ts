@@ -4,12 +4,11 @@
  * The addon writes into caller-provided outputs; this wrapper allocates the ones left out and
  * turns every addon error into a SecpError carrying the kernel's code.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { assertDim, assertPlaneBits, SecpError, type ErrorCode } from './errors.js';
+import { PACKAGE_NAME, packageRoot } from './package-root.js';
 import type { KernelBackend } from './types.js';
 
 /** The addon's raw exports (crates/napi/src/lib.rs); outputs are always passed in. */
@@ -61,19 +60,14 @@ function platformSuffixes(): string[] {
   }
 }
 
-/** The nearest folder at or above this file's that holds a package.json (works from src and dist). */
-function packageRoot(): string {
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return start;
-  }
-}
-
-/** Paths loadNative tries when given none, in order. */
+/**
+ * What loadNative tries when given no file, in order: the addon built in this checkout
+ * (bindings/native/secp-kernels.<platform>.node, by `npm run build:native`), then the per-platform package
+ * an installed copy gets as an optional dependency (secp-tuning-<platform>, napi-rs's layout: npm/<platform>/).
+ */
 export function nativeAddonCandidates(): string[] {
   const dir = join(packageRoot(), 'bindings', 'native');
-  return platformSuffixes().map((s) => join(dir, `secp-kernels.${s}.node`));
+  return platformSuffixes().flatMap((s) => [join(dir, `secp-kernels.${s}.node`), `${PACKAGE_NAME}-${s}`]);
 }
 
 /** Addon errors (kernel codes, or napi-rs's own for wrong argument types) as SecpError. */
@@ -286,7 +280,7 @@ export function loadNative(file?: string): NativeBackend {
   const errors: unknown[] = [];
   for (const path of tried) {
     try {
-      return adapt(req(path) as NativeAddon, path);
+      return adapt(req(path) as NativeAddon, req.resolve(path));
     } catch (e) {
       errors.push(e);
     }
@@ -297,7 +291,7 @@ export function loadNative(file?: string): NativeBackend {
   });
   throw new SecpError(
     'ERR_BACKEND_UNAVAILABLE',
-    `native addon could not be loaded (build it with \`npm run build:native\`); tried:\n${why.join('\n')}`,
+    `native addon could not be loaded (build it with \`npm run build:native\`, or install ${PACKAGE_NAME}-<platform>); tried:\n${why.join('\n')}`,
     { cause: errors.length === 1 ? errors[0] : new AggregateError(errors, 'every native addon candidate failed') },
   );
 }

@@ -20,14 +20,8 @@
  * The module is built without simd128 (scripts/build-wasm.sh says why: no fast 64-bit vector
  * multiply in wasm); its matmul is a scalar register-blocked kernel (crates/kernels/src/matmul_packed.rs).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SecpError, assertDim, assertPlaneBits } from './errors.js';
 import type { KernelBackend } from './types.js';
-
-/** Where scripts/build-wasm.sh puts the module, relative to the package root. */
-export const WASM_FILE = 'bindings/wasm/secp_kernels.wasm';
 
 const U32_MAX = 0xffffffff;
 const FRAC_BITS_MAX = 62;
@@ -321,39 +315,22 @@ const EXPORTS: (keyof Exports)[] = ['memory', 'alloc', 'dealloc', 'last_error_pt
   'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'trunc_finish', 'to_bit_planes', 'from_bit_planes', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
 
 /**
- * Compiles and instantiates the module from its bytes, synchronously (for bundlers, browsers and
- * edge runtimes; browsers' main threads refuse synchronous compiles of large modules, so call it in
- * a worker there). The module imports nothing.
+ * THE loader, for Node and browsers alike: compiles and instantiates the module from its bytes,
+ * synchronously, and wraps it. Node reads the bytes from the package (bindings/wasm-file.ts), the browser
+ * entry fetches them or is handed them (bindings/browser.ts); neither has kernel code of its own. The module
+ * imports nothing and is small (~75 KB), well under the size browsers allow to compile on the main thread.
  */
 export function instantiateWasm(bytes: Uint8Array): KernelBackend {
-  const instance = new g.WebAssembly.Instance(new g.WebAssembly.Module(bytes), {});
+  let instance: { exports: unknown };
+  try {
+    instance = new g.WebAssembly.Instance(new g.WebAssembly.Module(bytes), {});
+  } catch (e) {
+    throw new SecpError('ERR_BACKEND_UNAVAILABLE', `the ${bytes.byteLength} bytes given are not the kernels' wasm module: ${(e as Error).message}`, { cause: e });
+  }
   const x = instance.exports as Record<string, unknown>;
   const missing = EXPORTS.filter((name) => x[name] === undefined);
   if (missing.length > 0) {
     throw new SecpError('ERR_BACKEND_UNAVAILABLE', `the wasm module lacks the exports ${missing.join(', ')}; rebuild it with npm run build:wasm`);
   }
   return backendOf(x as unknown as Exports);
-}
-
-/** The package root: the nearest folder above this file that holds package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new SecpError('ERR_BACKEND_UNAVAILABLE', `no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
-
-/** Loads the wasm backend from `path` (default: bindings/wasm/secp_kernels.wasm under the package root). */
-export function loadWasm(path?: string): KernelBackend {
-  const file = path ?? join(packageRoot(), WASM_FILE);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new SecpError('ERR_BACKEND_UNAVAILABLE', `cannot read the wasm module ${file} (run npm run build:wasm): ${(e as Error).message}`, { cause: e });
-  }
-  return instantiateWasm(bytes);
 }

@@ -19,11 +19,11 @@ stage="$root/target/napi-out"
 rm -rf "$stage"
 mkdir -p "$stage" "$root/bindings/native"
 
-# The napi CLI reads binaryName from crates/napi/package.json; --no-js: bindings/native.ts is the loader.
+# The napi CLI reads binaryName and targets from the root package.json; --no-js: bindings/native.ts is the loader.
 (cd "$root/crates/napi" && "$napi" build \
   --platform --release --no-js \
   --manifest-path Cargo.toml \
-  --package-json-path package.json \
+  --package-json-path "$root/package.json" \
   --target-dir "$root/target" \
   --output-dir "$stage")
 

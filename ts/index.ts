@@ -1,8 +1,28 @@
 /**
  * secp-tuning's public API: the forward-only (Black-Box-Tuning) prompt tuning loop, its data, task,
- * projection and loss pieces, the Evaluator seam with the plaintext evaluator, and the model loading it needs.
+ * projection and loss pieces, the Evaluator seam with the plaintext and the MPC evaluator, the roles of an
+ * MPC job (job file, dealer key, role processes), the model loading and the tiny seeded model writer.
+ * The kernels alone: `secp-tuning/bindings` (with a `browser` entry).
  */
 export { SecpError, type ErrorCode } from '../bindings/errors.js';
+export { UsageError } from './cli/options.js';
+export { loadBackend, type BackendName, type KernelBackend, type LoadOptions as BackendLoadOptions } from '../bindings/index.js';
+export { writeTinyModel, TINY_WORDS, type TinyModelOptions } from './model/tiny.js';
+export type { Arch } from './model/config.js';
+export type { MpcSpec, MlmHeadSpec, PooledHeadSpec, MpcBatchShape } from './model/mpc.js';
+export type { Role } from './mpc/party.js';
+export type { PartyId } from './net/types.js';
+export type { TcpAddress } from './net/tcp.js';
+export {
+  MPC_PARTIES,
+  MpcEvaluator,
+  runRole,
+  sessionId,
+  specFor,
+  type Job,
+  type MpcEvaluatorOptions,
+} from './tuning/mpc-evaluator.js';
+export { loadDealerKey, readJob } from './cli/roles.js';
 export { loadModel, type LoadedModel, type ModelConfig } from './model/config.js';
 export { PlainEncoder, type EncoderOptions, type RfaOptions } from './model/plain.js';
 export {

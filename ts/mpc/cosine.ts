@@ -2,7 +2,7 @@
  * The private cosine/sine protocol (SecP-Tuning §3, DESIGN §3). Angles are shared in *turns*
  * (2^64 ring units = one period), so the ring's wrap-around is exactly one period.
  * Offline, the dealer shares a uniform t with [cos t], [sin t] (fixed point, f bits).
- * Online: open d = angle + t (uniform, so it reveals nothing), then locally
+ * Online: open d = angle + t (uniform, so it reveals nothing), then locally (cosSinStep, cosine-step.ts)
  *   cos(angle) = cos d·[cos t] + sin d·[sin t],   sin(angle) = sin d·[cos t] − cos d·[sin t].
  *   rounds: 1; bytes per element per server: 8; dealer → S1: 16 per element.
  *   error: |cos - cos_true| ≤ 2^-f (dealer's rounding of cos t) + 2^-f' (public cos d) per output,
@@ -15,6 +15,7 @@
  */
 import { SecpError } from '../../bindings/errors.js';
 import { mulRaw } from './beaver.js';
+import { cosSinStep } from './cosine-step.js';
 import type { Party } from './party.js';
 import { Shared, add, addPublic, cat, sub } from './shared.js';
 import { truncate } from './truncation.js';
@@ -47,9 +48,7 @@ export async function cosSin(p: Party, angle: Shared, op = 'cos', publicBits = p
   const bits = f + publicBits;
   if (p.isDealer) return { cos: new Shared(angle.shape, null), sin: new Shared(angle.shape, null), fracBits: bits };
   const [d] = await p.open(op, be.add(angle.s, t));
-  const pub = be.cosSinTurns(d!, publicBits);
-  const cos = be.add(be.mul(pub.cos, cosT), be.mul(pub.sin, sinT));
-  const sin = be.sub(be.mul(pub.sin, cosT), be.mul(pub.cos, sinT));
+  const { cos, sin } = cosSinStep(be, d!, cosT, sinT, publicBits);
   return { cos: new Shared(angle.shape, cos), sin: new Shared(angle.shape, sin), fracBits: bits };
 }
 
