@@ -82,6 +82,15 @@ test('the packed library installs into a fresh project, type-checks strictly, an
     "const { loadBackend } = await import('secp-tuning/bindings'); const b = loadBackend({ backend: 'native' }); console.log(b.file)"], proj, 60, env);
   t.is(addon.stdout.trim(), join(installed, 'secp-tuning-linux-x64-gnu', 'secp-kernels.linux-x64-gnu.node'), 'native addon from the platform package');
 
+  // The `browser` condition of secp-tuning/bindings (Node can be asked for it), with the module its WASM_URL names.
+  const browser = run(process.execPath, ['--conditions=browser', '--input-type=module', '-e', [
+    "const m = await import('secp-tuning/bindings');",
+    "const { readFileSync } = await import('node:fs');",
+    "const be = await m.loadWasmBackend(readFileSync(new URL(m.WASM_URL)));",
+    "console.log(typeof m.loadBackend, be.name, be.matmul(BigUint64Array.of(3n), BigUint64Array.of(5n), 1, 1, 1)[0]);",
+  ].join(' ')], proj, 60, env);
+  t.is(browser.stdout.trim(), 'undefined wasm 15n', 'the browser entry (no Node loader) with the shipped module');
+
   const summaries: Summary[] = [];
   for (const backend of ['native', 'wasm']) {
     const r = run(process.execPath, [join('out', 'main.js')], proj, 240, { ...env, SECP_BACKEND: backend });
