@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -53,6 +53,11 @@ test('the packed library installs into a fresh project, type-checks strictly, an
   t.true(mainFiles.includes('package/bindings/wasm/secp_kernels.wasm'), 'the wasm module ships in the main package');
   t.true(mainFiles.includes('package/dist/bindings/browser.js'));
   t.deepEqual(mainFiles.filter((f) => /\.node$|\/test\/|\/bench\/|\.ci\/|crates\/|\.map$/.test(f)), [], 'no addon, tests, benches, CI or Rust in the main package');
+  const manifest = JSON.parse(execFileSync('tar', ['-xzOf', join(packs, main), 'package/package.json'], { encoding: 'utf8' })) as {
+    scripts?: Record<string, string>; optionalDependencies?: Record<string, string>;
+  };
+  t.deepEqual(manifest.optionalDependencies, { 'secp-tuning-linux-x64-gnu': pkg.version }, 'napi pre-publish wrote the platform packages');
+  t.deepEqual(Object.keys(manifest.scripts ?? {}).filter((k) => /install|prepare/.test(k)), [], 'nothing runs at install time');
   t.deepEqual(listing(platform).sort(), ['package/README.md', 'package/package.json', 'package/secp-kernels.linux-x64-gnu.node']);
 
   // A project of its own under the OS temp folder: nothing above it resolves to the repo's node_modules or dist.
@@ -76,7 +81,11 @@ test('the packed library installs into a fresh project, type-checks strictly, an
   // The repo's compiler (lib files only); every type it checks comes from the consumer's node_modules.
   run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], proj, 120);
 
-  const env = { ...process.env };
+  // Run as on a machine without Rust or a compiler: PATH holds node only.
+  const bin = join(work, 'bin');
+  mkdirSync(bin);
+  symlinkSync(process.execPath, join(bin, 'node'));
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin };
   delete env['NODE_PATH'];
   const addon = run(process.execPath, ['--input-type=module', '-e',
     "const { loadBackend } = await import('secp-tuning/bindings'); const b = loadBackend({ backend: 'native' }); console.log(b.file)"], proj, 60, env);
