@@ -31,8 +31,8 @@ import { SecpError } from '../../bindings/errors.js';
 import { writeTinyModel } from '../model/tiny.js';
 import type { GenerationEvent, TuneEvent } from '../tuning/loop.js';
 import { PAGE_HTML } from './page.js';
-import type { ResultSummary, SessionMessage, SessionTask } from './session.js';
-import { JOB_REQUEST_SCHEMA, NODE_DEFAULTS, RequestError, TINY_MODEL, tuneValues, type JobRequest, type NodeFolders } from './spec.js';
+import type { SessionMessage, SessionTask } from './session.js';
+import { JOB_REQUEST_SCHEMA, LIST_ITEM, NODE_DEFAULTS, RELATIVE_PATH, RequestError, TINY_MODEL, tuneValues, type JobRequest, type NodeFolders } from './spec.js';
 import { MemoryStore, RedisStore, TERMINAL, type JobRecord, type JobStatus, type JobStore } from './store.js';
 
 export interface NodeOptions {
@@ -97,7 +97,10 @@ function validationMessage(errors: readonly AjvError[], dataVar: string): string
   if (e.keyword === 'additionalProperties') return `${fieldOf(dataVar, e.instancePath, String(e.params['additionalProperty']))} is not a known field`;
   if (e.keyword === 'required') return `${fieldOf(dataVar, e.instancePath, String(e.params['missingProperty']))} is required`;
   if (e.keyword === 'enum') return `${fieldOf(dataVar, e.instancePath)} must be one of ${(e.params['allowedValues'] as unknown[]).join(', ')}`;
-  if (e.keyword === 'pattern' && dataVar === 'body') return `${fieldOf(dataVar, e.instancePath)} must be a relative path inside the node's folder (no '..', no leading '/')`;
+  if (e.keyword === 'pattern' && e.params['pattern'] === RELATIVE_PATH) {
+    return `${fieldOf(dataVar, e.instancePath)} must be a relative path inside the node's folder (no '..', no leading '/')`;
+  }
+  if (e.keyword === 'pattern' && e.params['pattern'] === LIST_ITEM) return `${fieldOf(dataVar, e.instancePath)} must not contain a comma`;
   return `${fieldOf(dataVar, e.instancePath)} ${e.message ?? 'is invalid'}`;
 }
 
@@ -363,32 +366,32 @@ export class TuningNode {
       this.o.log(`job ${id} running (attempt ${rec.attempts})`);
       const dir = this.jobDir(id);
       mkdirSync(dir, { recursive: true });
-      // Events are recorded in order, one after another.
+      // Events are recorded in order, one after another; the session's last message is its end.
       let chain = Promise.resolve();
+      let ended!: (m: Extract<SessionMessage, { type: 'end' }>) => void;
+      const end = new Promise<Extract<SessionMessage, { type: 'end' }>>((resolve) => (ended = resolve));
       port1.on('message', (m: SessionMessage) => {
-        chain = chain.then(() => this.record(rec, m)).catch(() => undefined);
+        if (m.type === 'end') ended(m);
+        else chain = chain.then(() => this.record(rec, m)).catch(() => undefined);
       });
       const task: Omit<SessionTask, 'port'> = { id, request: rec.request, folders: this.o.folders, dir };
-      let summary: ResultSummary;
-      try {
-        summary = (await this.pool.run({ ...task, port: port2 }, { transferList: [port2] })) as ResultSummary;
-      } catch (e) {
-        if (this.closing) return; // this node is stopping: the job stays running and another node resumes it
-        await chain;
-        const err = e as { code?: string; message?: string };
-        await this.finish(rec, 'failed', { error: { code: err.code ?? 'ERR_INTERNAL', message: err.message ?? String(e) } });
-        return;
-      }
+      // The pool's promise fails only when the thread itself dies; the outcome is the session's 'end'.
+      const crashed = this.pool.run({ ...task, port: port2 }, { transferList: [port2] }).then(
+        () => end,
+        (e: Error) => ({ type: 'end' as const, error: { code: 'ERR_SESSION', message: `the session thread failed: ${e.message}` } }),
+      );
+      const outcome = await Promise.race([end, crashed]);
       await chain;
-      if (this.closing) return;
-      await this.finish(rec, summary.complete ? 'succeeded' : 'cancelled', { result: summary });
+      if (this.closing) return; // this node is stopping: the job stays running and another node resumes it
+      if ('error' in outcome) await this.finish(rec, 'failed', { error: outcome.error });
+      else await this.finish(rec, outcome.summary.complete ? 'succeeded' : 'cancelled', { result: outcome.summary });
     } finally {
       this.running.delete(id);
       port1.close();
     }
   }
 
-  private async record(rec: JobRecord, m: SessionMessage): Promise<void> {
+  private async record(rec: JobRecord, m: Exclude<SessionMessage, { type: 'end' }>): Promise<void> {
     if (this.closing) return;
     if (m.type === 'log') return this.store.append(rec.id, 'log', { line: m.line });
     const e: TuneEvent = m.event;

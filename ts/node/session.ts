@@ -5,12 +5,14 @@
  * the node through `port`, and stops between generations when the node posts 'cancel'.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import { SecpError } from '../../bindings/errors.js';
 import { createEvaluator, mpcRun, prepare, resultRecord, tuneOptionsOf } from '../cli/tune.js';
 import { tune, type TuneEvent, type TuneResult } from '../tuning/loop.js';
-import { tuneValues, type JobRequest, type NodeFolders } from './spec.js';
+import { UsageError } from '../cli/options.js';
+import { inJobTerms, tuneValues, type JobRequest, type NodeFolders } from './spec.js';
 
 export interface SessionTask {
   id: string;
@@ -21,8 +23,15 @@ export interface SessionTask {
   port: MessagePort;
 }
 
-/** What the session posts: the loop's events (typed arrays as arrays), log lines. */
-export type SessionMessage = { type: 'event'; event: TuneEvent } | { type: 'log'; line: string };
+/**
+ * What the session posts, in order on its port: the loop's events (typed arrays as arrays) and log lines, then
+ * one 'end' with the result's summary or the error.
+ */
+export type SessionMessage =
+  | { type: 'event'; event: TuneEvent }
+  | { type: 'log'; line: string }
+  | { type: 'end'; summary: ResultSummary }
+  | { type: 'end'; error: { code: string; message: string } };
 
 /** The result's summary the node keeps in the job record (the whole result is the job's result.json). */
 export interface ResultSummary {
@@ -54,7 +63,7 @@ function plain(e: TuneEvent): TuneEvent {
   return JSON.parse(JSON.stringify(e, (_k, v: unknown) => (v instanceof Float64Array ? Array.from(v) : v))) as TuneEvent;
 }
 
-export default async function runSession(task: SessionTask): Promise<ResultSummary> {
+export default async function runSession(task: SessionTask): Promise<void> {
   const { port, dir } = task;
   const abort = new AbortController();
   port.on('message', (m: unknown) => {
@@ -73,16 +82,22 @@ export default async function runSession(task: SessionTask): Promise<ResultSumma
     try {
       for await (const e of tune({ ...tuneOptionsOf(values, prep, evaluator, mode), signal: abort.signal })) {
         post({ type: 'event', event: plain(e) });
+        // A plaintext evaluator on this thread never gives the event loop a turn: take one, so 'cancel' arrives.
+        await nextTurn();
         if (e.type === 'done') {
           if (e.result.complete) writeFileSync(join(dir, 'result.json'), resultRecord(e.result, values, prep, evaluator));
-          return summarize(e.result);
+          post({ type: 'end', summary: summarize(e.result) });
+          return;
         }
       }
     } finally {
       await evaluator.close?.();
     }
     throw new SecpError('ERR_INTERNAL', 'the run ended without a result');
-  } finally {
-    port.close();
+  } catch (e) {
+    // Settings the request's schema cannot see (e.g. a sentence-pair task without its column) fail the job.
+    const err = e instanceof UsageError ? new SecpError('ERR_INVALID_JOB', inJobTerms(e.message)) : (e as Error & { code?: string });
+    post({ type: 'end', error: { code: typeof err.code === 'string' ? err.code : 'ERR_INTERNAL', message: err.message ?? String(e) } });
   }
+  // The node closes the channel once it has read the end.
 }

@@ -36,7 +36,7 @@ function settingSchema(o: OptSpec): Record<string, unknown> {
     case 'enum':
       return { ...base, type: 'string', enum: [...o.values!] };
     case 'list':
-      return { ...base, type: 'array', minItems: 1, items: { type: 'string', minLength: 1, pattern: '^[^,]+$' } };
+      return { ...base, type: 'array', minItems: 1, items: { type: 'string', minLength: 1, pattern: LIST_ITEM } };
     case 'flag':
       return { ...base, type: 'boolean' };
     default:
@@ -44,9 +44,12 @@ function settingSchema(o: OptSpec): Record<string, unknown> {
   }
 }
 
+/** A list setting's item (the list is passed to the tune options comma-separated). */
+export const LIST_ITEM = '^[^,]+$';
+
 /** A relative path inside a node folder: no leading '/', no '..' segment. */
-const RELATIVE = '^(?![/\\\\])(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$))[^\\u0000]+$';
-const fileRef = (what: string) => ({ type: 'string', minLength: 1, maxLength: 1024, pattern: RELATIVE, description: what });
+export const RELATIVE_PATH = '^(?![/\\\\])(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$))[^\\u0000]+$';
+const fileRef = (what: string) => ({ type: 'string', minLength: 1, maxLength: 1024, pattern: RELATIVE_PATH, description: what });
 
 export const JOB_REQUEST_SCHEMA = {
   type: 'object',
@@ -158,7 +161,12 @@ export function tuneValues(req: JobRequest, folders: NodeFolders, checkpoint: st
     if (std !== undefined && parsed.values['projection'] !== 'normal') throw new UsageError('settings.projection-std needs settings.projection normal');
     return parsed.values;
   } catch (e) {
-    if (e instanceof UsageError) throw new RequestError(e.message.replace(/^tune: /, '').replace(/--([a-z0-9-]+)/g, 'settings.$1'));
+    if (e instanceof UsageError) throw new RequestError(inJobTerms(e.message));
     throw e;
   }
+}
+
+/** A tune usage message in a job's terms: `--popsize` becomes `settings.popsize`. */
+export function inJobTerms(message: string): string {
+  return message.replace(/^tune: /, '').replace(/--([a-z0-9-]+)/g, 'settings.$1');
 }

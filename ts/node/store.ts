@@ -108,27 +108,42 @@ export interface RedisStoreOptions {
 export class RedisStore implements JobStore {
   readonly kind = 'redis';
   private readonly redis: Redis;
-  private readonly sub: Redis;
-  private readonly queue: Queue;
+  private sub!: Redis;
+  private queue!: Queue;
   private worker: Worker | null = null;
-  private readonly readers = new Set<Redis>();
+  /** Every connection this store opened (BullMQ does not close connections it was handed). */
+  private readonly connections = new Set<Redis>();
   private readonly cancels = new EventEmitter();
 
   private constructor(private readonly options: RedisStoreOptions) {
     // BullMQ's workers need commands that wait for Redis to come back rather than fail.
-    this.redis = new Redis(options.url, { maxRetriesPerRequest: null });
-    this.sub = this.redis.duplicate();
-    this.queue = new Queue(QUEUE, { connection: this.redis.duplicate() });
+    // Connected by connect(), which fails at once when Redis is not there (later drops are retried).
+    this.redis = this.track(new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true }));
+  }
+
+  private track(r: Redis): Redis {
+    // ioredis reconnects by itself; its errors are reported by the commands that fail.
+    r.on('error', () => undefined);
+    this.connections.add(r);
+    r.once('end', () => this.connections.delete(r));
+    return r;
+  }
+
+  private connection(): Redis {
+    return this.track(this.redis.duplicate({ lazyConnect: false }));
   }
 
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const s = new RedisStore(options);
     try {
-      await s.redis.ping();
+      await s.redis.connect();
     } catch (e) {
-      await s.close();
+      s.redis.disconnect();
       throw e;
     }
+    s.sub = s.connection();
+    s.queue = new Queue(QUEUE, { connection: s.connection() });
+    s.queue.on('error', () => undefined);
     await s.sub.subscribe(K.cancel);
     s.sub.on('message', (_channel: string, id: string) => s.cancels.emit('cancel', id));
     return s;
@@ -161,8 +176,7 @@ export class RedisStore implements JobStore {
 
   async *events(id: string, after: string | null, signal: AbortSignal): AsyncGenerator<LoggedEvent> {
     // A blocking read holds its connection: one per reader, closed when the reader stops.
-    const r = this.redis.duplicate();
-    this.readers.add(r);
+    const r = this.connection();
     const stop = () => r.disconnect();
     signal.addEventListener('abort', stop, { once: true });
     let last = after ?? '0';
@@ -179,7 +193,6 @@ export class RedisStore implements JobStore {
       }
     } finally {
       signal.removeEventListener('abort', stop);
-      this.readers.delete(r);
       r.disconnect();
     }
   }
@@ -211,7 +224,7 @@ export class RedisStore implements JobStore {
   work(o: WorkOptions): void {
     const lock = this.options.lockMs;
     this.worker = new Worker(QUEUE, async (job: BullJob<{ id: string }>) => o.handler(job.data.id), {
-      connection: this.redis.duplicate(),
+      connection: this.connection(),
       concurrency: o.concurrency,
       lockDuration: lock,
       stalledInterval: Math.max(500, Math.floor(lock / 2)),
@@ -228,9 +241,7 @@ export class RedisStore implements JobStore {
   async close(): Promise<void> {
     await this.worker?.close(true).catch(() => undefined);
     await this.queue.close().catch(() => undefined);
-    for (const r of this.readers) r.disconnect();
-    this.sub.disconnect();
-    this.redis.disconnect();
+    for (const r of this.connections) r.disconnect();
   }
 }
 

@@ -8,6 +8,7 @@
  *   const result = await job.result; // result.complete is false after cancel()
  */
 import { EventEmitter } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SecpError } from '../../bindings/errors.js';
 import { tune, type DoneEvent, type GenerationEvent, type StartEvent, type TuneOptions, type TuneResult } from './loop.js';
 
@@ -49,6 +50,9 @@ export class TuningJob extends EventEmitter<TuningJobEvents> {
         else if (e.type === 'generation') {
           this.last = e;
           this.emit('generation', e);
+          // An evaluator that computes on this thread never gives the event loop a turn: take one, so that a
+          // cancel() from a timer or an I/O callback stops the run after this generation.
+          await nextTurn();
         } else {
           this.emit('done', e);
           return e.result;
