@@ -11,7 +11,8 @@ step() { printf '\n== %s\n' "$*"; }
 step "toolchains"
 command -v node >/dev/null || { echo "node (20+) is required" >&2; exit 1; }
 command -v rustup >/dev/null || { echo "rustup (with a stable toolchain) is required for the native addon" >&2; exit 1; }
-apt_pkgs=(rustc libstd-rust-dev-wasm32 lld binaryen)
+# redis-server: the tuning node's queue (tests start their own); chromium: the node page's browser test.
+apt_pkgs=(rustc libstd-rust-dev-wasm32 lld binaryen redis-server chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
