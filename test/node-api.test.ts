@@ -179,3 +179,18 @@ test.serial('the in-memory queue (--queue memory) runs the same job to the same 
     await mem.close();
   }
 });
+
+test.serial('an MPC job through the same API: the forward under 2-party MPC in the session, with bytes and rounds', async (t) => {
+  const id = (await call(node.url, 'POST', '/v1/jobs', {
+    model: 'tiny-bert', mode: 'mpc', data: { train: 'sentiment.jsonl' },
+    settings: { shots: 2, 'dev-shots': 0, 'seq-len': 12, 'prompt-length': 2, dim: 4, popsize: 2, budget: 4, 'rfa-features': 8 },
+  })).body.id as string; // prettier-ignore
+  const events = await readEvents(node.url, id);
+  t.is(events.at(-1)!.data.status, 'succeeded');
+  const gens = events.filter((e) => e.type === 'generation').map((e) => e.data);
+  t.is(gens.length, 2);
+  t.true(gens.every((g) => g.bytes > 0 && g.rounds > 0));
+  t.true(gens[1].bytes > gens[0].bytes, 'cumulative traffic');
+  const rec = (await call(node.url, 'GET', `/v1/jobs/${id}`)).body;
+  t.is(rec.result.bytes, gens[1].bytes);
+});
