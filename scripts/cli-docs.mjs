@@ -8,7 +8,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export function cliDocs() {
   const main = `${root}dist/ts/cli/main.js`;
   const parts = ['# secp-tune command reference', '', "Generated from the commands' own `--help` by `node scripts/cli-docs.mjs`.", ''];
-  for (const cmd of ['tune', 'demo', 'serve', 'share-model']) {
+  for (const cmd of ['tune', 'demo', 'serve', 'share-model', 'node']) {
     const help = execFileSync(process.execPath, [main, cmd, '--help'], { encoding: 'utf8' });
     parts.push(`## secp-tune ${cmd}`, '', '```', help.trimEnd(), '```', '');
   }

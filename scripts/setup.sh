@@ -11,8 +11,8 @@ step() { printf '\n== %s\n' "$*"; }
 step "toolchains"
 command -v node >/dev/null || { echo "node (20+) is required" >&2; exit 1; }
 command -v rustup >/dev/null || { echo "rustup (with a stable toolchain) is required for the native addon" >&2; exit 1; }
-# chromium: the headless-browser tests (Debian's package; nothing downloads a browser).
-apt_pkgs=(rustc libstd-rust-dev-wasm32 lld binaryen chromium)
+# redis-server: the tuning node's queue (tests start their own); chromium: the headless-browser tests (Debian's package; nothing downloads a browser).
+apt_pkgs=(rustc libstd-rust-dev-wasm32 lld binaryen redis-server chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

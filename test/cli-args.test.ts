@@ -7,6 +7,7 @@ import { writeTinyModel } from '../ts/model/tiny.js';
 import type { CommandSpec } from '../ts/cli/options.js';
 import { DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND } from '../ts/cli/roles.js';
 import { TUNE_COMMAND } from '../ts/cli/tune.js';
+import { NODE_COMMAND } from '../ts/cli/node.js';
 
 const CLI = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
 const FIXTURES = join(process.cwd(), 'test', 'fixtures');
@@ -28,7 +29,7 @@ const TINY = [
 ]; // prettier-ignore
 
 test('--help of every subcommand lists every option with its default', (t) => {
-  for (const spec of [TUNE_COMMAND, DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND] as CommandSpec[]) {
+  for (const spec of [TUNE_COMMAND, DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND, NODE_COMMAND] as CommandSpec[]) {
     const r = cli(spec.name, '--help');
     t.is(r.code, 0, spec.name);
     t.true(r.stdout.startsWith(`Usage: secp-tune ${spec.name}`) || r.stdout.startsWith(`Usage: ${spec.usage}`));
@@ -42,7 +43,7 @@ test('--help of every subcommand lists every option with its default', (t) => {
   }
   const top = cli('--help');
   t.is(top.code, 0);
-  for (const c of ['tune', 'demo', 'serve', 'share-model']) t.regex(top.stdout, new RegExp(`^  ${c} `, 'm'));
+  for (const c of ['tune', 'demo', 'serve', 'share-model', 'node']) t.regex(top.stdout, new RegExp(`^  ${c} `, 'm'));
   t.regex(cli('tune', '--help').stdout, /--popsize INT +candidates per generation \(one batched forward\) \[default: 20\]/);
   t.regex(cli('tune', '--help').stdout, /--budget INT +.*\[default: 8000\]/);
 });
@@ -58,7 +59,7 @@ test('no command, unknown command', (t) => {
   t.regex(none.stdout, /^Usage: secp-tune <command>/);
   const bad = cli('tunes');
   t.is(bad.code, 2);
-  t.is(bad.stderr, 'secp-tune: unknown command "tunes"; commands: tune, demo, serve, share-model\n');
+  t.is(bad.stderr, 'secp-tune: unknown command "tunes"; commands: tune, demo, serve, share-model, node\n');
 });
 
 test('tune: usage errors exit 2 and say what to change', (t) => {

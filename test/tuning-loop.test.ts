@@ -7,6 +7,7 @@ import { loadModel, type LoadedModel } from '../ts/model/config.js';
 import { writeTinyModel } from '../ts/model/tiny.js';
 import { loadDataset, sampleFewShot } from '../ts/tuning/data.js';
 import type { Evaluator, Split } from '../ts/tuning/evaluator.js';
+import { startTuning } from '../ts/tuning/job.js';
 import { runTune, tune, type TuneEvent, type TuneOptions, type TuneResult } from '../ts/tuning/loop.js';
 import { PlainEvaluator } from '../ts/tuning/plain-evaluator.js';
 import { encodeExamples, resolveTask } from '../ts/tuning/task.js';
@@ -300,4 +301,43 @@ test('checkpoint + resume on the tiny plaintext model: same final z and losses b
   const softmax = await PlainEvaluator.create({ model, task, batches, attention: 'softmax' });
   const e = await t.throwsAsync(runTune({ ...(await tinyOptions()), evaluator: softmax, checkpoint: cp, resume: true }));
   t.regex(e!.message, /at evaluator\.description\.attention: "rfa" vs "softmax"/);
+});
+
+test('TuningJob: emits start, every generation and done, and resolves the same result as runTune', async (t) => {
+  const expected = await runTune(fakeOptions());
+  const job = startTuning(fakeOptions());
+  const seen: string[] = [];
+  job.on('start', (e) => seen.push(`start ${e.generation}`));
+  job.on('generation', (e) => seen.push(`generation ${e.generation}`));
+  job.on('done', (e) => seen.push(`done ${e.result.reason}`));
+  const result = await job.result;
+  t.deepEqual(seen, ['start 0', ...Array.from({ length: 10 }, (_, i) => `generation ${i + 1}`), 'done budget']);
+  assertSameRun(t, result, expected);
+  t.is(job.last?.generation, 10);
+});
+
+test('TuningJob: cancel() stops between generations with a resumable checkpoint; the caller\'s signal aborts too', async (t) => {
+  const cp = tmpFile('job-cancel.json');
+  const job = startTuning(fakeOptions({ checkpoint: cp }));
+  job.on('generation', (e) => {
+    if (e.generation === 3) job.cancel();
+  });
+  const stopped = await job.result;
+  t.is(stopped.reason, 'aborted');
+  t.false(stopped.complete);
+  t.is(stopped.generations, 3);
+  const resumed = await startTuning(fakeOptions({ checkpoint: cp, resume: true })).result;
+  assertSameRun(t, resumed, await runTune(fakeOptions()));
+  const outer = new AbortController();
+  outer.abort();
+  t.is((await startTuning(fakeOptions({ signal: outer.signal })).result).generations, 0);
+});
+
+test('TuningJob: a failing run rejects result and emits error', async (t) => {
+  const job = startTuning(fakeOptions({ popsize: 1 }));
+  const errors: unknown[] = [];
+  job.on('error', (e) => errors.push(e));
+  const err = await t.throwsAsync(job.result);
+  t.regex(err!.message, /popsize must be an integer in 2\.\.100000/);
+  t.is(errors[0], err);
 });

@@ -96,3 +96,4 @@ export {
   type TuneResult,
 } from './tuning/loop.js';
 export { CMAES, CMAES_DEFAULTS, type CMAESOptions, type CMAESState } from './tuning/cmaes.js';
+export { TuningJob, startTuning, type TuningJobEvents } from './tuning/job.js';

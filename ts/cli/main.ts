@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `secp-tune`: private forward-only prompt tuning. Subcommands: tune, demo, serve, share-model.
+ * `secp-tune`: private forward-only prompt tuning. Subcommands: tune, demo, serve, share-model, node.
  * Exit codes: 0 done, 1 error, 2 usage error, 3 not available in this build yet, 130 stopped by Ctrl-C.
  */
 import { realpathSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { SecpError } from '../../bindings/errors.js';
 import { NotAvailableError, UsageError, helpText, type CommandSpec } from './options.js';
 import { DEMO_COMMAND, SERVE_COMMAND, SHARE_MODEL_COMMAND, runDemo, runServe, runShareModel } from './roles.js';
 import { TUNE_COMMAND, runTuneCommand } from './tune.js';
+import { NODE_COMMAND, runNode } from './node.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, notAvailable: 3, interrupted: 130 } as const;
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { spec: CommandSpec; run: (argv: readonly string[
   demo: { spec: DEMO_COMMAND, run: runDemo },
   serve: { spec: SERVE_COMMAND, run: runServe },
   'share-model': { spec: SHARE_MODEL_COMMAND, run: runShareModel },
+  node: { spec: NODE_COMMAND, run: runNode },
 };
 
 function mainHelp(): string {

@@ -11,7 +11,7 @@ import { loadModel, type LoadedModel } from '../model/config.js';
 import { readCheckpointFile } from '../tuning/checkpoint.js';
 import { DATA_DEFAULTS, examplesHash, loadDataset, sampleFewShot, subsample, type Example } from '../tuning/data.js';
 import type { Evaluator } from '../tuning/evaluator.js';
-import { TUNE_DEFAULTS, tune, type TuneResult } from '../tuning/loop.js';
+import { TUNE_DEFAULTS, tune, type TuneOptions, type TuneResult } from '../tuning/loop.js';
 import { PlainEvaluator, PLAIN_EVALUATOR_DEFAULTS, weightsHash } from '../tuning/plain-evaluator.js';
 import { MpcEvaluator, type Job } from '../tuning/mpc-evaluator.js';
 import { loadDealerKey, readJob, startLocalProcesses } from './roles.js';
@@ -107,7 +107,7 @@ export const TUNE_COMMAND: CommandSpec = {
 /** Options that change only how the run is shown or how fast it goes; they may differ on resume. */
 const PRESENTATION = new Set(['json', 'progress', 'threads', 'resume', 'overwrite', 'checkpoint', 'out', 'plaintext', 'mpc', 'processes', 'job', 'timeout-sec', 'dealer-key']);
 
-type Values = Parsed['values'];
+export type Values = Parsed['values'];
 
 const str = (v: OptValue | undefined) => v as string | undefined;
 const num = (v: OptValue | undefined) => v as number | undefined;
@@ -143,7 +143,7 @@ function mergeResumeArgs(parsed: Parsed): Values {
  * values alike, and a run, killed or not, always draws the same randomness: `--resume` ends bit for bit like an
  * uninterrupted run.
  */
-function mpcRun(values: Values, prep: Prepared): MpcRun {
+export function mpcRun(values: Values, prep: Prepared): MpcRun {
   const nonce = createHash('sha256')
     .update(JSON.stringify({ args: recordedArgs(values), data: prep.dataHashes, weights: weightsHash(prep.model) }))
     .digest();
@@ -306,6 +306,48 @@ function toJson(value: unknown): string {
 }
 
 /**
+ * The loop's options for a run of these tune arguments (everything but the abort signal): used by the tune
+ * command and by the tuning node's sessions.
+ */
+export function tuneOptionsOf(values: Values, prep: Prepared, evaluator: Evaluator, mode: 'plaintext' | 'mpc'): TuneOptions {
+  const projStd = projectionStd(str(values['projection-std']));
+  const checkpoint = str(values['checkpoint']);
+  const maxGen = num(values['max-generations']);
+  return {
+    evaluator,
+    labels: {
+      train: prep.batches.train.labels,
+      ...(prep.batches.dev ? { dev: prep.batches.dev.labels } : {}),
+      ...(prep.batches.test ? { test: prep.batches.test.labels } : {}),
+    },
+    seed: num(values['seed'])!,
+    dim: num(values['dim'])!,
+    projection: str(values['projection']) as 'uniform' | 'normal',
+    ...(projStd !== undefined ? { projectionStd: projStd } : {}),
+    ...(projStd === 'embedding' ? { projectionAlpha: num(values['projection-alpha'])! } : {}),
+    popsize: num(values['popsize'])!,
+    sigma0: num(values['sigma0'])!,
+    bound: num(values['bound'])!,
+    budget: num(values['budget'])!,
+    ...(maxGen !== undefined ? { maxGenerations: maxGen } : {}),
+    loss: prep.task.loss,
+    metric: prep.task.metric,
+    evalEvery: num(values['eval-every'])!,
+    patience: num(values['patience'])!,
+    ...(checkpoint !== undefined ? { checkpoint } : {}),
+    resume: values['resume'] === true,
+    overwrite: values['overwrite'] === true,
+    dataHashes: prep.dataHashes,
+    metadata: { cli: recordedArgs(values), tool: 'secp-tune', mode },
+  };
+}
+
+/** What `--out` writes: the result with the task, the example counts, the data hashes and the arguments. */
+export function resultRecord(result: TuneResult, values: Values, prep: Prepared, evaluator: Evaluator): string {
+  return `${toJson({ result, task: prep.task, counts: prep.counts, data: prep.dataHashes, evaluator: evaluator.describe?.() ?? null, args: recordedArgs(values) })}\n`;
+}
+
+/**
  * `resumeCommand`: how the caller continues this run (the demo has its own); by default the tune command line
  * with --checkpoint and --resume.
  */
@@ -353,35 +395,7 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
   let result: TuneResult | undefined;
   let generation = 0;
   try {
-    const maxGen = num(values['max-generations']);
-    const events = tune({
-      evaluator,
-      labels: {
-        train: prep.batches.train.labels,
-        ...(prep.batches.dev ? { dev: prep.batches.dev.labels } : {}),
-        ...(prep.batches.test ? { test: prep.batches.test.labels } : {}),
-      },
-      seed: num(values['seed'])!,
-      dim: num(values['dim'])!,
-      projection: str(values['projection']) as 'uniform' | 'normal',
-      ...(projStd !== undefined ? { projectionStd: projStd } : {}),
-      ...(projStd === 'embedding' ? { projectionAlpha: num(values['projection-alpha'])! } : {}),
-      popsize: num(values['popsize'])!,
-      sigma0: num(values['sigma0'])!,
-      bound: num(values['bound'])!,
-      budget: num(values['budget'])!,
-      ...(maxGen !== undefined ? { maxGenerations: maxGen } : {}),
-      loss: prep.task.loss,
-      metric: prep.task.metric,
-      evalEvery: num(values['eval-every'])!,
-      patience: num(values['patience'])!,
-      ...(checkpoint !== undefined ? { checkpoint } : {}),
-      resume: values['resume'] === true,
-      overwrite: values['overwrite'] === true,
-      signal,
-      dataHashes: prep.dataHashes,
-      metadata: { cli: recordedArgs(values), tool: 'secp-tune', mode },
-    });
+    const events = tune({ ...tuneOptionsOf(values, prep, evaluator, mode), signal });
     for await (const e of events) {
       if (json) process.stdout.write(`${toJson(e)}\n`);
       if (e.type === 'start') {
@@ -424,10 +438,7 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
   }
   const out = str(values['out']);
   if (out !== undefined) {
-    writeFileSync(
-      out,
-      `${toJson({ result, task: prep.task, counts: prep.counts, data: prep.dataHashes, evaluator: evaluator.describe?.() ?? null, args: recordedArgs(values) })}\n`,
-    );
+    writeFileSync(out, resultRecord(result, values, prep, evaluator));
   }
   return result.complete ? 0 : 130;
 }
