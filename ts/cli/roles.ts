@@ -217,15 +217,15 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
 });
 
-/**
- * Writes a job for loopback addresses and starts S0, S1, the dealer and the model owner as child processes;
- * this process is the data owner. A child that dies makes the session fail fast (its sockets close).
- */
-export async function startLocalProcesses(
-  prep: Prepared,
-  o: { attention: 'rfa' | 'softmax'; rfa: RfaOptions; logitScale: number; timeoutSec: number; modelDir: string; keyFile?: string },
-  log: (line: string) => void,
-): Promise<Job> {
+export interface LocalJobOptions {
+  attention: 'rfa' | 'softmax';
+  rfa: RfaOptions;
+  logitScale: number;
+  timeoutSec: number;
+}
+
+/** Writes a job for free loopback ports, with a fresh secret, to a new folder; returns it and the file. */
+export async function writeLocalJob(prep: Prepared, o: LocalJobOptions): Promise<{ job: Job; file: string }> {
   const head = resolveHead(prep.model, new PlainEncoder(prep.model, { attention: o.attention, rfa: o.rfa }), prep.task, o.logitScale);
   // A fresh secret per job: only processes that read this file (mode 0600, in a folder of its own) can join.
   const job: Job = { sessions: {}, fracBits: FRAC_BITS, logitScale: o.logitScale, timeoutSec: o.timeoutSec, secret: randomBytes(32).toString('hex') };
@@ -248,6 +248,19 @@ export async function startLocalProcesses(
   const dir = mkdtempSync(join(tmpdir(), 'secp-job-'));
   const file = join(dir, 'job.json');
   writeFileSync(file, JSON.stringify(job), { mode: 0o600 });
+  return { job, file };
+}
+
+/**
+ * Writes a job for loopback addresses and starts S0, S1, the dealer and the model owner as child processes;
+ * this process is the data owner. A child that dies makes the session fail fast (its sockets close).
+ */
+export async function startLocalProcesses(
+  prep: Prepared,
+  o: LocalJobOptions & { modelDir: string; keyFile?: string },
+  log: (line: string) => void,
+): Promise<Job> {
+  const { job, file } = await writeLocalJob(prep, o);
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const start = (args: string[], name: string): void => {
     const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });

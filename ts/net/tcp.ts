@@ -159,7 +159,8 @@ class FramedSocket {
       try {
         this.parser.push(chunk, (f) => this.onFrame(f));
       } catch (e) {
-        this.fail(e instanceof SecpError ? e : new SecpError('ERR_MALFORMED_FRAME', `${label}: ${(e as Error).message}`, { cause: e }));
+        const code = e instanceof SecpError ? e.code : 'ERR_MALFORMED_FRAME';
+        this.fail(new SecpError(code, `${this.label}: ${(e as Error).message}`, { cause: e }));
         return;
       }
       this.holdBack();
