@@ -26,7 +26,7 @@ import { parseCommand } from '../ts/cli/options.js';
 import { writeLocalJob } from '../ts/cli/roles.js';
 import { TUNE_COMMAND, prepare } from '../ts/cli/tune.js';
 import { writeTinyModel } from '../ts/model/tiny.js';
-import { encodeDataFrame, encodeFrame } from '../ts/net/frame.js';
+import { encodeDataFrame } from '../ts/net/frame.js';
 import { connectTcp, listenTcp } from '../ts/net/tcp.js';
 import { PROTOCOL_VERSION, type PartyId } from '../ts/net/types.js';
 import { sessionId, type Job } from '../ts/tuning/mpc-evaluator.js';
@@ -203,7 +203,8 @@ async function fuzzLink(rand: Rand, cases: number): Promise<FuzzReport['link']> 
   ];
   for (let i = 0; i < cases; i++) {
     const listener = await listenTcp();
-    const s1p = connectTcp({ self: 's1', session: 'fz', parties: ['s0', 's1'], listener, addresses: {}, connectTimeoutMs: 5000, recvTimeoutMs: 5000 });
+    // An incomplete frame from an authenticated peer is a slow peer: the recv timeout (ERR_PEER_TIMEOUT) ends it.
+    const s1p = connectTcp({ self: 's1', session: 'fz', parties: ['s0', 's1'], listener, addresses: {}, connectTimeoutMs: 5000, recvTimeoutMs: 1000 });
     const s0 = await connectTcp({ self: 's0', session: 'fz', parties: ['s0', 's1'], addresses: { s1: listener.address } });
     const s1 = await s1p;
     s0.send('s1', 'x', new Uint8Array([1]));
@@ -211,14 +212,16 @@ async function fuzzLink(rand: Rand, cases: number): Promise<FuzzReport['link']> 
     // The mutated bytes go straight onto s0's authenticated socket (the link's channel, reached past `private`).
     const raw = (s0 as unknown as { channels: Map<PartyId, { socket: net.Socket }> }).channels.get('s1')!.socket;
     raw.write(pick(mutations)());
-    let code = 'none';
-    try {
-      await s1.recv('s0', 'x');
-      code = 'accepted';
-    } catch (e) {
-      code = (e as { code?: string }).code ?? 'unnamed';
-    }
-    if (code === 'ERR_PEER_TIMEOUT') hangs++;
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      s1.recv('s0', 'x').then(
+        () => 'accepted',
+        (e: unknown) => (e as { code?: string }).code ?? 'unnamed',
+      ),
+      new Promise<string>((r) => (timer = setTimeout(() => r('hang'), 10_000))),
+    ]);
+    clearTimeout(timer);
+    if (code === 'hang') hangs++;
     codes[code] = (codes[code] ?? 0) + 1;
     await Promise.allSettled([s0.close(), s1.close()]);
     raw.destroy();
@@ -293,7 +296,7 @@ export async function runFuzz(opts: { cases: number; linkCases: number; seed: nu
       await new Promise((res) => setTimeout(res, 100));
       for (const s of socks) s.destroy();
     });
-    const results = await pool(tasks, 8);
+    const results = await pool(tasks, 32);
     for (const o of results) count(o);
     for (const o of await Promise.all(drips)) count(`slow drip: ${o}`);
     await Promise.all(dropped);
@@ -307,7 +310,11 @@ export async function runFuzz(opts: { cases: number; linkCases: number; seed: nu
     procs.push(data);
     const dataCode = await data.exit;
     const roleCodes: Record<string, number | null> = {};
-    for (const r of running) roleCodes[r.name] = await Promise.race([r.proc.exit, new Promise<null>((res) => setTimeout(() => res(null), 30_000))]);
+    for (const r of running) {
+      let timer: NodeJS.Timeout | undefined;
+      roleCodes[r.name] = await Promise.race([r.proc.exit, new Promise<null>((res) => (timer = setTimeout(() => res(null), 30_000)))]);
+      clearTimeout(timer);
+    }
     if (dataCode !== 0) log(`data owner failed: ${data.stderr.slice(-2000)}`);
     for (const r of running) if (roleCodes[r.name] !== 0) log(`${r.name} failed: ${r.proc.stderr.slice(-2000)}`);
     log(`part 2: ${opts.linkCases} mutated messages from an authenticated peer`);
