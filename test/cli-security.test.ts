@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { writeTinyModel } from '../ts/model/tiny.js';
+import { parseCommand } from '../ts/cli/options.js';
+import { writeLocalJob } from '../ts/cli/roles.js';
+import { TUNE_COMMAND, prepare } from '../ts/cli/tune.js';
 
 const CLI = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
 const FIXTURES = join(process.cwd(), 'test', 'fixtures');
@@ -188,4 +191,47 @@ test('a bad config.json is reported with its path', (t) => {
   const r = cli(['tune', '--plaintext', '--model', dir, '--train', join(FIXTURES, 'sentiment.jsonl')]);
   t.is(r.code, 1);
   t.regex(r.stderr, /gpt2\/config\.json: .*gpt2/);
+});
+
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+(hasOpenssl ? test : test.skip)('a job with "tls": true runs every connection over mutual TLS with the --tls-* files (skipped without openssl)', async (t) => {
+  const dir = join(root, 'tls');
+  mkdirSync(dir, { recursive: true });
+  const key = join(dir, 'party.key');
+  const cert = join(dir, 'party.crt');
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=party', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+  t.is(gen.status, 0, gen.stderr);
+  const args = ['--mpc', ...TINY, '--budget', '4', '--timeout-sec', '60'];
+  const values = parseCommand(TUNE_COMMAND, args).values;
+  const prep = prepare(values, () => undefined);
+  const { job, file } = await writeLocalJob(prep, {
+    attention: 'rfa',
+    rfa: { features: values['rfa-features'] as number, seed: values['rfa-seed'] as number, tau: values['rfa-tau'] as number },
+    logitScale: values['logit-scale'] as number,
+    timeoutSec: 60,
+  });
+  writeFileSync(file, JSON.stringify({ ...job, tls: true }));
+  const tls = ['--tls-key', key, '--tls-cert', cert, '--tls-ca', cert];
+  const roles = [
+    ['serve', '--role', 's0', '--job', file, ...tls],
+    ['serve', '--role', 's1', '--job', file, ...tls],
+    ['serve', '--role', 'dealer', '--job', file, ...tls],
+    ['share-model', '--model', MODEL, '--job', file, ...tls],
+  ].map((a) => {
+    const child = spawn(process.execPath, [CLI, ...a], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    return { child, err: () => err, exit: new Promise<number | null>((r) => child.on('exit', (c) => r(c))) };
+  });
+  t.teardown(() => roles.forEach((r) => r.child.kill('SIGKILL')));
+  // A stranger without TLS (dropped at the TLS layer) does not disturb the run.
+  const plain = net.connect(job.sessions.train!.addresses.dealer.port, '127.0.0.1');
+  plain.on('error', () => undefined);
+  plain.on('connect', () => plain.write(Buffer.from([0, 0, 0, 4, 1, 2, 3, 4])));
+  const data = cli(['tune', ...args, '--job', file, ...tls], 180_000);
+  t.is(data.code, 0, data.stderr);
+  const codes = await Promise.all(roles.map((r) => r.exit));
+  t.deepEqual(codes, [0, 0, 0, 0], roles.map((r) => r.err()).join('\n'));
+  plain.destroy();
 });
