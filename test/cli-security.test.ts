@@ -152,12 +152,14 @@ test('sizes: out-of-range values are refused up front with the range; in-range s
   const huge = cli(['tune', '--plaintext', ...TINY, '--popsize', '100000000'], 20_000);
   t.is(huge.signal, null);
   t.is(huge.code, 2);
-  t.regex(huge.stderr, /--popsize must be an integer in 2\.\.10000, got "100000000"/);
+  t.regex(huge.stderr, /--popsize must be an integer in 2\.\.10000, got "100000000" \(with the other sizes at their defaults, a BERT-base run would need about [\d.e+]+ GiB for the MPC forward/);
+  const wide = cli(['tune', '--plaintext', ...TINY, '--dim', '20000'], 20_000);
+  t.regex(wide.stderr, /--dim must be an integer in 1\.\.10000, got "20000" \(.* about [\d.]+ GiB for the CMA-ES state \(--dim 20000/);
   const big = cli(['tune', '--mpc', ...TINY, '--dim', '10000', '--popsize', '10000', '--shots', '10000', '--seq-len', '4096'], 20_000);
   t.is(big.signal, null);
   t.is(big.code, 2, big.stderr);
   t.regex(big.stderr, /these sizes need about [\d.]+ GiB, more than the [\d.]+ GiB this machine can give/);
-  t.regex(big.stderr, /MPC forward \(--popsize 10000 × 20000 examples × --seq-len 4096\) [\d.]+ GiB/);
+  t.regex(big.stderr, /MPC forward \(--popsize 10000 × 20000 examples \(--shots 10000 × 2 labels\) × --seq-len 4096\) [\d.]+ GiB/);
   t.regex(big.stderr, /--popsize 2\.\.10000/);
 });
 

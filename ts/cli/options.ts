@@ -35,6 +35,8 @@ export interface OptSpec {
   values?: readonly string[];
   min?: number;
   max?: number;
+  /** Sizes: what a value above `max` would cost, appended to the range error (e.g. the memory it needs). */
+  overMax?: (v: number) => string;
   /** May be given several times (values collected in order). */
   multiple?: boolean;
   group: string;
@@ -109,7 +111,8 @@ function convert(spec: OptSpec, raw: string, command: string): OptValue {
     case 'int': {
       const v = Number(raw);
       if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || (spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) {
-        throw new UsageError(`${command}: ${name} must be an integer${range()}, got ${JSON.stringify(raw)}`);
+        const cost = spec.overMax !== undefined && spec.max !== undefined && v > spec.max ? spec.overMax(v) : '';
+        throw new UsageError(`${command}: ${name} must be an integer${range()}, got ${JSON.stringify(raw)}${cost}`);
       }
       return v;
     }

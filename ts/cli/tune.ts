@@ -41,7 +41,7 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'model', kind: 'path', arg: 'DIR', group: 'Model', required: true, help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
     { name: 'kind', kind: 'enum', values: ['auto', 'mlm', 'pooled'], default: 'auto', group: 'Model', help: "how logits are read: MLM head at [MASK], or pooled embedding vs label texts; auto: 'mlm' if the model has an MLM head" },
     { name: 'attention', kind: 'enum', values: ['rfa', 'softmax'], default: PLAIN_EVALUATOR_DEFAULTS.attention, group: 'Model', help: 'attention: random features (what the MPC forward runs) or exact softmax' },
-    { name: 'rfa-features', kind: 'int', min: 1, max: 4096, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
+    { name: 'rfa-features', kind: 'int', overMax: (v) => overMax('rfa-features', v), min: 1, max: 4096, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
     { name: 'rfa-seed', kind: 'int', min: 0, max: 2 ** 32 - 1, default: RFA_DEFAULTS.seed, group: 'Model', help: 'seed of the public random-feature matrices' },
     { name: 'rfa-tau', kind: 'number', min: 1e-6, default: RFA_DEFAULTS.tau, group: 'Model', help: 'RFA kernel temperature: weights ∝ exp(tau·cos(q, k)); above ~1 the normaliser nears zero with few features and MPC drifts from float64' },
     { name: 'logit-scale', kind: 'number', min: 1e-6, default: PLAIN_EVALUATOR_DEFAULTS.logitScale, group: 'Model', help: 'pooled kind: logits = scale × cosine similarity' },
@@ -63,19 +63,19 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'text-pair-column', kind: 'string', arg: 'NAME', group: 'Data', help: 'column / key of the second text (sentence-pair tasks)' },
     { name: 'label-column', kind: 'string', arg: 'NAME', default: DATA_DEFAULTS.labelColumn, group: 'Data', help: 'column / key of the label' },
     { name: 'max-file-mb', kind: 'number', min: 0.001, max: 65536, default: DATA_DEFAULTS.maxBytes / 1024 / 1024, group: 'Data', help: 'refuse data files larger than this (MiB)' },
-    { name: 'shots', kind: 'int', min: 1, max: 10000, default: 16, group: 'Data', help: 'training examples per class (BBT: 16)' },
-    { name: 'dev-shots', kind: 'int', min: 0, max: 10000, defaultText: '--shots', group: 'Data', help: 'dev examples per class (0: no dev split)' },
+    { name: 'shots', kind: 'int', overMax: (v) => overMax('shots', v), min: 1, max: 10000, default: 16, group: 'Data', help: 'training examples per class (BBT: 16)' },
+    { name: 'dev-shots', kind: 'int', overMax: (v) => overMax('dev-shots', v), min: 0, max: 10000, defaultText: '--shots', group: 'Data', help: 'dev examples per class (0: no dev split)' },
     { name: 'test-limit', kind: 'int', min: 1, max: 1_000_000, defaultText: 'all', group: 'Data', help: 'score a seeded subsample of this many test examples' },
 
-    { name: 'prompt-length', kind: 'int', min: 1, max: 512, default: 50, group: 'Prompt', help: 'prompt tokens P (BBT: 50)' },
+    { name: 'prompt-length', kind: 'int', overMax: (v) => overMax('prompt-length', v), min: 1, max: 512, default: 50, group: 'Prompt', help: 'prompt tokens P (BBT: 50)' },
     { name: 'prompt-mode', kind: 'enum', values: ['add', 'replace'], default: PLAIN_EVALUATOR_DEFAULTS.promptMode, group: 'Prompt', help: "'add': added to the embedding output (BBT); 'replace': replaces the slots' word embeddings" },
-    { name: 'seq-len', kind: 'int', min: 8, max: 4096, default: 64, group: 'Prompt', help: 'tokens per example, prompt included; longer texts are cut' },
-    { name: 'dim', kind: 'int', min: 1, max: 10000, default: TUNE_DEFAULTS.dim, group: 'Prompt', help: 'search dimension d (BBT: 500)' },
+    { name: 'seq-len', kind: 'int', overMax: (v) => overMax('seq-len', v), min: 8, max: 4096, default: 64, group: 'Prompt', help: 'tokens per example, prompt included; longer texts are cut' },
+    { name: 'dim', kind: 'int', overMax: (v) => overMax('dim', v), min: 1, max: 10000, default: TUNE_DEFAULTS.dim, group: 'Prompt', help: 'search dimension d (BBT: 500)' },
     { name: 'projection', kind: 'enum', values: ['uniform', 'normal'], default: TUNE_DEFAULTS.projection, group: 'Prompt', help: 'entries of A: U(±1/sqrt(d)) (BBT) or N(0, std²)' },
     { name: 'projection-std', kind: 'string', arg: 'X|embedding', defaultText: '1/d', group: 'Prompt', help: "normal projection std; 'embedding': BBTv2's alpha·std(emb)/(sqrt(d)·sigma0)" },
     { name: 'projection-alpha', kind: 'number', min: 1e-9, default: TUNE_DEFAULTS.projectionAlpha, group: 'Prompt', help: "alpha of --projection-std embedding" },
 
-    { name: 'popsize', kind: 'int', min: 2, max: 10000, default: TUNE_DEFAULTS.popsize, group: 'CMA-ES', help: 'candidates per generation (one batched forward)' },
+    { name: 'popsize', kind: 'int', overMax: (v) => overMax('popsize', v), min: 2, max: 10000, default: TUNE_DEFAULTS.popsize, group: 'CMA-ES', help: 'candidates per generation (one batched forward)' },
     { name: 'sigma0', kind: 'number', min: 1e-12, default: TUNE_DEFAULTS.sigma0, group: 'CMA-ES', help: 'initial step size' },
     { name: 'bound', kind: 'number', min: 0, default: TUNE_DEFAULTS.bound, group: 'CMA-ES', help: 'box bound on z (0: none)' },
     { name: 'budget', kind: 'int', min: 1, max: 1e9, default: TUNE_DEFAULTS.budget, group: 'CMA-ES', help: 'forward calls (candidates × training batch); BBT: 8000' },
@@ -307,11 +307,34 @@ export async function createEvaluator(
 
 const GiB = 2 ** 30;
 
+/** BERT-base's shape: what an out-of-range size is costed with (before any model is read). */
+const BERT_BASE: ModelConfig = {
+  arch: 'bert', vocabSize: 30522, hidden: 768, layers: 12, heads: 12, intermediate: 3072, maxPositions: 512,
+  typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0, hiddenAct: 'gelu',
+}; // prettier-ignore
+
+/** The range error's tail for a size above its bound: the memory it would need, other sizes at their defaults. */
+function overMax(name: string, v: number): string {
+  const values: Values = Object.fromEntries(TUNE_COMMAND.options.map((o) => [o.name, o.default]));
+  values[name] = v;
+  if (name === 'dev-shots') values['shots'] = v;
+  const parts = estimateMemory(values, 'mpc', BERT_BASE, 2);
+  const all = Object.entries(parts).sort((a, b) => b[1] - a[1]);
+  const [what, bytes] = all.find(([k]) => k.includes(`--${name === 'dev-shots' ? 'shots' : name} `)) ?? all[0]!;
+  return ` (with the other sizes at their defaults, a BERT-base run would need about ${(bytes / GiB).toPrecision(3)} GiB for the ${what})`;
+}
+
+/**
+ * Peak bytes of an MPC forward with every party in one process, per token and FFN unit: measured on BERT-base at
+ * 32 × 128 tokens (10.8 GB; bench/workloads/transformer.ts `memoryBytes`), dominated by the GELU's comparisons.
+ */
+const MPC_BYTES_PER_TOKEN_FFN = 800;
+
 /**
  * The memory a run of these sizes needs, roughly, by part (bytes): CMA-ES keeps C and its eigenvectors B (d×d
  * each, plus a d×d work matrix) and a population of popsize×d; the projection is d×(P·hidden); one generation's
- * forward runs every candidate × training example at once, under MPC as shares and masks of every activation
- * (several copies of the widest layer per party), in plaintext per worker thread.
+ * forward runs every candidate × training example at once: under MPC as measured (MPC_BYTES_PER_TOKEN_FFN; with
+ * --job the other parties are elsewhere and this process holds about a quarter), in plaintext per worker thread.
  */
 export function estimateMemory(values: Values, mode: 'plaintext' | 'mpc', cfg: ModelConfig, numLabels: number): Record<string, number> {
   const d = num(values['dim'])!;
@@ -321,18 +344,18 @@ export function estimateMemory(values: Values, mode: 'plaintext' | 'mpc', cfg: M
   const shots = num(values['shots'])!;
   const examples = shots * numLabels;
   const features = str(values['attention']) === 'rfa' ? num(values['rfa-features'])! * cfg.heads : L * cfg.heads;
-  const widest = Math.max(cfg.intermediate, 4 * cfg.hidden, features);
+  const widest = Math.max(cfg.intermediate, features);
   const parts: Record<string, number> = {
     [`CMA-ES state (--dim ${d}, --popsize ${pop})`]: 8 * (3 * d * d + 4 * pop * d),
     [`projection (--dim ${d} × --prompt-length ${P} × hidden ${cfg.hidden})`]: 8 * d * P * cfg.hidden,
   };
   const rows = pop * examples * L;
   if (mode === 'mpc') {
-    // Shares, masks and opened values of the widest layer, for both servers, the dealer and the data owner.
-    parts[`MPC forward (--popsize ${pop} × ${examples} examples × --seq-len ${L})`] = 8 * rows * widest * 3 * 4;
+    const here = values['job'] !== undefined ? 0.25 : 1;
+    parts[`MPC forward (--popsize ${pop} × ${examples} examples (--shots ${shots} × ${numLabels} labels) × --seq-len ${L})`] = here * (2 ** 30 + rows * widest * MPC_BYTES_PER_TOKEN_FFN);
   } else {
     const threads = num(values['threads']) ?? availableParallelism();
-    parts[`plaintext forward (${threads} threads × --seq-len ${L})`] = 8 * threads * L * (widest + 6 * cfg.hidden + L * cfg.heads);
+    parts[`plaintext forward (${threads} threads × --seq-len ${L})`] = 8 * threads * L * (widest + 6 * cfg.hidden + L * cfg.heads) + 8 * pop * examples * numLabels;
   }
   return parts;
 }
