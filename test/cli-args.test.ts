@@ -68,7 +68,7 @@ test('tune: usage errors exit 2 and say what to change', (t) => {
     [['--plaintext', '--mpc', '--model', MODEL, '--train', 'x'], 'secp-tune tune: choose one of --plaintext and --mpc, not both'],
     [['--plaintext', '--train', 'x.csv'], 'secp-tune tune: --model is required (HF model folder (config.json, model.safetensors, tokenizer))'],
     [['--plaintext', '--model', MODEL, '--trian', 'x'], 'secp-tune tune: unknown option --trian; did you mean --train?'],
-    [['--plaintext', '--model', MODEL, '--train', 'x', '--popsize', '1'], 'secp-tune tune: --popsize must be an integer in 2..100000, got "1"'],
+    [['--plaintext', '--model', MODEL, '--train', 'x', '--popsize', '1'], 'secp-tune tune: --popsize must be an integer in 2..10000, got "1"'],
     [['--plaintext', '--model', MODEL, '--train', 'x', '--sigma0', 'big'], 'secp-tune tune: --sigma0 must be a number >= 1e-12, got "big"'],
     [['--plaintext', '--model', MODEL, '--train', 'x', '--attention', 'linear'], 'secp-tune tune: --attention must be one of rfa, softmax, got "linear"'],
     [['--plaintext', '--model', MODEL, '--train', 'x', '--task', 'imdb'], 'secp-tune tune: --task must be one of sst2, yelpp, agnews, mrpc, rte, snli, got "imdb"'],

@@ -92,4 +92,10 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) process.exitCode = await main(process.argv.slice(2));
+if (isEntryPoint()) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // A failed command ends the process even if something (a listener, a peer's socket, a timer) is still open:
+  // a role that printed a fatal error must not go on listening. The grace lets child processes' exit lines in.
+  if (code !== EXIT.ok) setTimeout(() => process.exit(code), 2000).unref();
+}

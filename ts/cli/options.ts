@@ -35,6 +35,8 @@ export interface OptSpec {
   values?: readonly string[];
   min?: number;
   max?: number;
+  /** Sizes: what a value above `max` would cost, appended to the range error (e.g. the memory it needs). */
+  overMax?: (v: number) => string;
   /** May be given several times (values collected in order). */
   multiple?: boolean;
   group: string;
@@ -109,7 +111,8 @@ function convert(spec: OptSpec, raw: string, command: string): OptValue {
     case 'int': {
       const v = Number(raw);
       if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || (spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) {
-        throw new UsageError(`${command}: ${name} must be an integer${range()}, got ${JSON.stringify(raw)}`);
+        const cost = spec.overMax !== undefined && spec.max !== undefined && v > spec.max ? spec.overMax(v) : '';
+        throw new UsageError(`${command}: ${name} must be an integer${range()}, got ${JSON.stringify(raw)}${cost}`);
       }
       return v;
     }
@@ -141,6 +144,24 @@ function convert(spec: OptSpec, raw: string, command: string): OptValue {
   }
 }
 
+/**
+ * `--shots -1` as `--shots=-1`: parseArgs takes a value that starts with '-' for an option, so a negative number
+ * would read as a missing value; joined, it reaches the range check, which says what is wrong with it.
+ */
+function joinNegativeValues(spec: CommandSpec, argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const o = a.startsWith('--') ? spec.options.find((x) => `--${x.name}` === a) : undefined;
+    const next = argv[i + 1];
+    if (o !== undefined && o.kind !== 'flag' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 /** Parses argv for one subcommand; every problem is a UsageError naming the option and what it accepts. */
 export function parseCommand(spec: CommandSpec, argv: readonly string[], options: { deferRequired?: boolean } = {}): Parsed {
   const config: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
@@ -149,7 +170,7 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[], options
   for (const o of spec.options) config[o.name] = { type: o.kind === 'flag' ? 'boolean' : 'string', ...(o.multiple ? { multiple: true } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options: config, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: joinNegativeValues(spec, argv), options: config, strict: true, allowPositionals: true });
   } catch (err) {
     const e = err as Error & { code?: string };
     const m = /'(-{1,2}[^']*)'/.exec(e.message);

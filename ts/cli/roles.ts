@@ -15,11 +15,25 @@ import { loadModel } from '../model/config.js';
 import { PlainEncoder, type RfaOptions } from '../model/plain.js';
 import type { PartyId } from '../net/types.js';
 import { FRAC_BITS } from '../ring/tensor.js';
-import { MPC_PARTIES, runRole, specFor, type Job } from '../tuning/mpc-evaluator.js';
+import type { TcpTlsOptions } from '../net/tcp.js';
+import { MPC_PARTIES, runRole, specFor, type Job, type JoinOptions } from '../tuning/mpc-evaluator.js';
 import { resolveHead } from '../tuning/plain-evaluator.js';
 import type { ResolvedTask } from '../tuning/task.js';
-import { UsageError, parseCommand, type CommandSpec } from './options.js';
+import { UsageError, parseCommand, type CommandSpec, type OptSpec, type Parsed } from './options.js';
 import type { Prepared } from './tune.js';
+
+/** The TLS options of every command that joins a job's sessions (serve, share-model, tune --job). */
+export const TLS_OPTIONS: readonly OptSpec[] = [
+  { name: 'tls-key', kind: 'path', arg: 'FILE', group: 'Security', help: 'job with "tls": true: this process\'s TLS private key (PEM)' },
+  { name: 'tls-cert', kind: 'path', arg: 'FILE', group: 'Security', help: 'job with "tls": true: this process\'s TLS certificate (PEM)' },
+  { name: 'tls-ca', kind: 'path', arg: 'FILE', group: 'Security', help: 'CA certificate(s) (PEM) that signed the peers\' certificates; with it every connection is mutual TLS', defaultText: 'the system CAs' },
+  { name: 'tls-servername', kind: 'string', arg: 'NAME', group: 'Security', help: "name to verify in the peers' certificates", defaultText: 'the host dialled' },
+];
+
+const SECURITY_NOTE =
+  'Security: the job file must carry a shared "secret" (at least 16 bytes; `tune --processes` writes a random one) or\n' +
+  'say "insecure": true, which is warned about. With "tls": true every connection runs over TLS with the --tls-*\n' +
+  'files of each process. See docs/deployment.md.';
 
 export const SERVE_COMMAND: CommandSpec = {
   name: 'serve',
@@ -29,8 +43,9 @@ export const SERVE_COMMAND: CommandSpec = {
     { name: 'role', kind: 'enum', values: ['s0', 's1', 'dealer'], required: true, group: 'Session', help: 'which party this process is' },
     { name: 'job', kind: 'path', arg: 'FILE', required: true, group: 'Session', help: 'the job file (public: model configuration, shapes, addresses of every party)' },
     { name: 'key-file', kind: 'path', arg: 'FILE', group: 'Session', help: "dealer: its secret key (32 bytes as hex; created, mode 0600, if missing). With it a resumed run (same data owner nonce) replays the first run's randomness, so it ends bit for bit like an uninterrupted run" },
+    ...TLS_OPTIONS,
   ],
-  notes: ['Security: semi-honest, non-colluding S0, S1 and dealer. The dealer must not run in the same trust domain as S0 or S1.'],
+  notes: ['Semi-honest, non-colluding S0, S1 and dealer. The dealer must not run in the same trust domain as S0 or S1.', SECURITY_NOTE],
 };
 
 /**
@@ -61,7 +76,9 @@ export const SHARE_MODEL_COMMAND: CommandSpec = {
   options: [
     { name: 'model', kind: 'path', arg: 'DIR', required: true, group: 'Model', help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
     { name: 'job', kind: 'path', arg: 'FILE', required: true, group: 'Session', help: 'the job file' },
+    ...TLS_OPTIONS,
   ],
+  notes: [SECURITY_NOTE],
 };
 
 export function readJob(file: string): Job {
@@ -80,8 +97,72 @@ export function readJob(file: string): Job {
       if (!a || typeof a.host !== 'string' || !Number.isInteger(a.port)) throw new UsageError(`${file}: session ${split} has no address for ${p}`);
     }
   }
+  if (job.insecure !== undefined && typeof job.insecure !== 'boolean') throw new UsageError(`${file}: "insecure" must be true or false`);
+  if (job.tls !== undefined && typeof job.tls !== 'boolean') throw new UsageError(`${file}: "tls" must be true or false`);
+  if (job.secret === undefined) {
+    if (job.insecure !== true) {
+      throw new UsageError(
+        `${file} has no "secret": add one of at least ${MIN_SECRET_BYTES} bytes (e.g. the output of \`openssl rand -hex 32\`) to the job ` +
+          'file of every party, or set "insecure": true to run without authentication',
+      );
+    }
+  } else if (typeof job.secret !== 'string' || Buffer.byteLength(job.secret, 'utf8') < MIN_SECRET_BYTES) {
+    const got = typeof job.secret === 'string' ? `${Buffer.byteLength(job.secret, 'utf8')} bytes` : typeof job.secret;
+    throw new UsageError(`${file}: "secret" must be a string of at least ${MIN_SECRET_BYTES} bytes, got ${got}`);
+  }
   return job;
 }
+
+const MIN_SECRET_BYTES = 16;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** What `role` should be warned about before it listens: no secret, or a non-loopback address without TLS. */
+export function jobWarnings(job: Job, file: string, role: PartyId): string[] {
+  const out: string[] = [];
+  const hosts = new Set(Object.values(job.sessions).map((s) => s!.addresses[role].host));
+  const exposed = [...hosts].filter((h) => !isLoopback(h));
+  if (job.secret === undefined) {
+    out.push(
+      `WARNING: ${file} says "insecure": true: connections are not authenticated, so anyone who can reach ` +
+        `${exposed.length > 0 ? exposed.join(', ') : 'these ports'} can take the place of a party`,
+    );
+  }
+  if (job.tls !== true && exposed.length > 0) {
+    out.push(`WARNING: listening on ${exposed.join(', ')} without TLS: what travels (shares, the dealer's PRG keys) can be read on the network; set "tls": true (docs/deployment.md)`);
+  }
+  return out;
+}
+
+/** This process's side of a job's sessions: its TLS files, warnings and the log of rejected connections. */
+export function joinOptions(job: Job, file: string, role: PartyId, values: Parsed['values'], log: (line: string) => void): JoinOptions {
+  const tls = tlsOptions(values);
+  if (job.tls === true && tls === undefined) throw new UsageError(`${file} says "tls": true: give this process its --tls-key and --tls-cert`);
+  if (job.tls !== true && tls !== undefined) throw new UsageError(`--tls-key/--tls-cert given but ${file} does not say "tls": true`);
+  for (const w of jobWarnings(job, file, role)) log(w);
+  return { ...(tls ? { tls } : {}), log };
+}
+
+function tlsOptions(values: Parsed['values']): TcpTlsOptions | undefined {
+  const [key, cert, ca, servername] = ['tls-key', 'tls-cert', 'tls-ca', 'tls-servername'].map((k) => values[k] as string | undefined);
+  if (key === undefined && cert === undefined) {
+    if (ca !== undefined || servername !== undefined) throw new UsageError('--tls-ca and --tls-servername need --tls-key and --tls-cert');
+    return undefined;
+  }
+  if (key === undefined || cert === undefined) throw new UsageError('TLS needs both --tls-key and --tls-cert');
+  const read = (f: string, what: string): Buffer => {
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new UsageError(`cannot read the TLS ${what} ${f}: ${(e as Error).message}`);
+    }
+  };
+  return { key: read(key, 'key'), cert: read(cert, 'certificate'), ...(ca ? { ca: read(ca, 'CA certificate') } : {}), ...(servername ? { servername } : {}) };
+}
+
+const stderrLog = (name: string) => (line: string): void => void process.stderr.write(`secp-tune ${name}: ${line}\n`);
 
 export async function runServe(argv: readonly string[]): Promise<number> {
   const p = parseCommand(SERVE_COMMAND, argv);
@@ -89,17 +170,22 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const role = p.values['role'] as 's0' | 's1' | 'dealer';
   const keyFile = p.values['key-file'] as string | undefined;
   if (keyFile !== undefined && role !== 'dealer') throw new UsageError('serve: --key-file is the dealer\'s (--role dealer)');
-  await runRole(readJob(p.values['job'] as string), role, undefined, keyFile !== undefined ? { dealerKey: loadDealerKey(keyFile) } : {});
+  const file = p.values['job'] as string;
+  const job = readJob(file);
+  const join = joinOptions(job, file, role, p.values, stderrLog(`serve ${role}`));
+  await runRole(job, role, undefined, { join, ...(keyFile !== undefined ? { dealerKey: loadDealerKey(keyFile) } : {}) });
   return 0;
 }
 
 export async function runShareModel(argv: readonly string[]): Promise<number> {
   const p = parseCommand(SHARE_MODEL_COMMAND, argv);
   if (p.help) return -1;
-  const job = readJob(p.values['job'] as string);
+  const file = p.values['job'] as string;
+  const job = readJob(file);
+  const join = joinOptions(job, file, 'model', p.values, stderrLog('share-model'));
   const model = loadModel(p.values['model'] as string);
   const task = { kind: job.labelTexts ? 'pooled' : 'mlm', labelTexts: job.labelTexts } as ResolvedTask;
-  await runRole(job, 'model', model, { task });
+  await runRole(job, 'model', model, { task, join });
   return 0;
 }
 
@@ -131,17 +217,18 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
 });
 
-/**
- * Writes a job for loopback addresses and starts S0, S1, the dealer and the model owner as child processes;
- * this process is the data owner. A child that dies makes the session fail fast (its sockets close).
- */
-export async function startLocalProcesses(
-  prep: Prepared,
-  o: { attention: 'rfa' | 'softmax'; rfa: RfaOptions; logitScale: number; timeoutSec: number; modelDir: string; keyFile?: string },
-  log: (line: string) => void,
-): Promise<Job> {
+export interface LocalJobOptions {
+  attention: 'rfa' | 'softmax';
+  rfa: RfaOptions;
+  logitScale: number;
+  timeoutSec: number;
+}
+
+/** Writes a job for free loopback ports, with a fresh secret, to a new folder; returns it and the file. */
+export async function writeLocalJob(prep: Prepared, o: LocalJobOptions): Promise<{ job: Job; file: string }> {
   const head = resolveHead(prep.model, new PlainEncoder(prep.model, { attention: o.attention, rfa: o.rfa }), prep.task, o.logitScale);
-  const job: Job = { sessions: {}, fracBits: FRAC_BITS, logitScale: o.logitScale, timeoutSec: o.timeoutSec };
+  // A fresh secret per job: only processes that read this file (mode 0600, in a folder of its own) can join.
+  const job: Job = { sessions: {}, fracBits: FRAC_BITS, logitScale: o.logitScale, timeoutSec: o.timeoutSec, secret: randomBytes(32).toString('hex') };
   const taken = new Set<number>();
   let ephemeralLo = 32768;
   try {
@@ -160,7 +247,20 @@ export async function startLocalProcesses(
   }
   const dir = mkdtempSync(join(tmpdir(), 'secp-job-'));
   const file = join(dir, 'job.json');
-  writeFileSync(file, JSON.stringify(job));
+  writeFileSync(file, JSON.stringify(job), { mode: 0o600 });
+  return { job, file };
+}
+
+/**
+ * Writes a job for loopback addresses and starts S0, S1, the dealer and the model owner as child processes;
+ * this process is the data owner. A child that dies makes the session fail fast (its sockets close).
+ */
+export async function startLocalProcesses(
+  prep: Prepared,
+  o: LocalJobOptions & { modelDir: string; keyFile?: string },
+  log: (line: string) => void,
+): Promise<Job> {
+  const { job, file } = await writeLocalJob(prep, o);
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const start = (args: string[], name: string): void => {
     const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -209,7 +309,7 @@ export const DEMO_COMMAND: CommandSpec = {
     { name: 'out', kind: 'path', arg: 'FILE', default: 'demo-prompt.json', group: 'Demo', help: 'where the tuned prompt (best z, scores, settings) is written' },
     { name: 'checkpoint', kind: 'path', arg: 'FILE', default: 'demo-checkpoint.json', group: 'Demo', help: 'checkpoint written after every generation (replaced by a new demo run)' },
     { name: 'resume', kind: 'flag', group: 'Demo', help: 'continue the demo run saved in --checkpoint (after a failure or Ctrl-C)' },
-    { name: 'generations', kind: 'int', min: 1, default: DEMO_SETTINGS.generations, group: 'Demo', help: 'CMA-ES generations' },
+    { name: 'generations', kind: 'int', min: 1, max: 10000, default: DEMO_SETTINGS.generations, group: 'Demo', help: 'CMA-ES generations' },
     { name: 'plaintext', kind: 'flag', group: 'Demo', help: 'run the same settings with the plaintext forward instead of MPC (no privacy; for comparison)' },
     { name: 'json', kind: 'flag', group: 'Output', help: 'print events as JSON lines on stdout' },
   ],

@@ -5,16 +5,16 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
+import { availableParallelism, homedir, totalmem } from 'node:os';
 import { SecpError } from '../../bindings/errors.js';
-import { loadModel, type LoadedModel } from '../model/config.js';
+import { loadConfig, loadModel, type LoadedModel, type ModelConfig } from '../model/config.js';
 import { readCheckpointFile } from '../tuning/checkpoint.js';
 import { DATA_DEFAULTS, examplesHash, loadDataset, sampleFewShot, subsample, type Example } from '../tuning/data.js';
 import type { Evaluator } from '../tuning/evaluator.js';
 import { TUNE_DEFAULTS, tune, type TuneOptions, type TuneResult } from '../tuning/loop.js';
 import { PlainEvaluator, PLAIN_EVALUATOR_DEFAULTS, weightsHash } from '../tuning/plain-evaluator.js';
 import { MpcEvaluator, type Job } from '../tuning/mpc-evaluator.js';
-import { loadDealerKey, readJob, startLocalProcesses } from './roles.js';
+import { TLS_OPTIONS, joinOptions, loadDealerKey, readJob, startLocalProcesses } from './roles.js';
 import { encodeExamples, placeholderIds, resolveTask, TASKS, type EncodedBatch, type ResolvedTask } from '../tuning/task.js';
 import { RFA_DEFAULTS } from '../model/plain.js';
 import { UsageError, checkRequired, parseCommand, type CommandSpec, type OptValue, type Parsed } from './options.js';
@@ -35,13 +35,14 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'processes', kind: 'flag', group: 'Mode', help: 'mpc: start S0, S1, the dealer and the model owner as separate local processes over loopback TCP' },
     { name: 'job', kind: 'path', arg: 'FILE', group: 'Mode', help: 'mpc: join the sessions of this job file (roles started with `secp-tune serve/share-model --job FILE`)' },
     { name: 'dealer-key', kind: 'path', arg: 'FILE', default: '~/.secp-tune/dealer.key', group: 'Mode', help: "mpc without --job: the key of the dealer this command starts (created if missing). With the run's nonce (a hash of settings, data and weights) it fixes the run's randomness, so --resume ends bit for bit like an uninterrupted run" },
-    { name: 'timeout-sec', kind: 'int', min: 1, default: 3600, group: 'Mode', help: 'mpc: a party silent this long ends the session (a killed peer is detected at once; idle sessions wait between evaluations)' },
+    ...TLS_OPTIONS.map((o) => ({ ...o, help: `mpc --job: ${o.help}` })),
+    { name: 'timeout-sec', kind: 'int', min: 1, max: 7 * 24 * 3600, default: 3600, group: 'Mode', help: 'mpc: a party silent this long ends the session (a killed peer is detected at once; idle sessions wait between evaluations)' },
 
     { name: 'model', kind: 'path', arg: 'DIR', group: 'Model', required: true, help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
     { name: 'kind', kind: 'enum', values: ['auto', 'mlm', 'pooled'], default: 'auto', group: 'Model', help: "how logits are read: MLM head at [MASK], or pooled embedding vs label texts; auto: 'mlm' if the model has an MLM head" },
     { name: 'attention', kind: 'enum', values: ['rfa', 'softmax'], default: PLAIN_EVALUATOR_DEFAULTS.attention, group: 'Model', help: 'attention: random features (what the MPC forward runs) or exact softmax' },
-    { name: 'rfa-features', kind: 'int', min: 1, max: 65536, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
-    { name: 'rfa-seed', kind: 'int', min: 0, default: RFA_DEFAULTS.seed, group: 'Model', help: 'seed of the public random-feature matrices' },
+    { name: 'rfa-features', kind: 'int', overMax: (v) => overMax('rfa-features', v), min: 1, max: 4096, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
+    { name: 'rfa-seed', kind: 'int', min: 0, max: 2 ** 32 - 1, default: RFA_DEFAULTS.seed, group: 'Model', help: 'seed of the public random-feature matrices' },
     { name: 'rfa-tau', kind: 'number', min: 1e-6, default: RFA_DEFAULTS.tau, group: 'Model', help: 'RFA kernel temperature: weights ∝ exp(tau·cos(q, k)); above ~1 the normaliser nears zero with few features and MPC drifts from float64' },
     { name: 'logit-scale', kind: 'number', min: 1e-6, default: PLAIN_EVALUATOR_DEFAULTS.logitScale, group: 'Model', help: 'pooled kind: logits = scale × cosine similarity' },
     { name: 'threads', kind: 'int', min: 1, max: 256, defaultText: 'all CPUs', group: 'Model', help: 'plaintext: worker threads' },
@@ -61,32 +62,32 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'text-column', kind: 'string', arg: 'NAME', default: DATA_DEFAULTS.textColumn, group: 'Data', help: 'CSV column / JSON key of the text' },
     { name: 'text-pair-column', kind: 'string', arg: 'NAME', group: 'Data', help: 'column / key of the second text (sentence-pair tasks)' },
     { name: 'label-column', kind: 'string', arg: 'NAME', default: DATA_DEFAULTS.labelColumn, group: 'Data', help: 'column / key of the label' },
-    { name: 'max-file-mb', kind: 'number', min: 0.001, default: DATA_DEFAULTS.maxBytes / 1024 / 1024, group: 'Data', help: 'refuse data files larger than this (MiB)' },
-    { name: 'shots', kind: 'int', min: 1, max: 100000, default: 16, group: 'Data', help: 'training examples per class (BBT: 16)' },
-    { name: 'dev-shots', kind: 'int', min: 0, max: 100000, defaultText: '--shots', group: 'Data', help: 'dev examples per class (0: no dev split)' },
-    { name: 'test-limit', kind: 'int', min: 1, defaultText: 'all', group: 'Data', help: 'score a seeded subsample of this many test examples' },
+    { name: 'max-file-mb', kind: 'number', min: 0.001, max: 65536, default: DATA_DEFAULTS.maxBytes / 1024 / 1024, group: 'Data', help: 'refuse data files larger than this (MiB)' },
+    { name: 'shots', kind: 'int', overMax: (v) => overMax('shots', v), min: 1, max: 10000, default: 16, group: 'Data', help: 'training examples per class (BBT: 16)' },
+    { name: 'dev-shots', kind: 'int', overMax: (v) => overMax('dev-shots', v), min: 0, max: 10000, defaultText: '--shots', group: 'Data', help: 'dev examples per class (0: no dev split)' },
+    { name: 'test-limit', kind: 'int', min: 1, max: 1_000_000, defaultText: 'all', group: 'Data', help: 'score a seeded subsample of this many test examples' },
 
-    { name: 'prompt-length', kind: 'int', min: 1, max: 512, default: 50, group: 'Prompt', help: 'prompt tokens P (BBT: 50)' },
+    { name: 'prompt-length', kind: 'int', overMax: (v) => overMax('prompt-length', v), min: 1, max: 512, default: 50, group: 'Prompt', help: 'prompt tokens P (BBT: 50)' },
     { name: 'prompt-mode', kind: 'enum', values: ['add', 'replace'], default: PLAIN_EVALUATOR_DEFAULTS.promptMode, group: 'Prompt', help: "'add': added to the embedding output (BBT); 'replace': replaces the slots' word embeddings" },
-    { name: 'seq-len', kind: 'int', min: 8, max: 4096, default: 64, group: 'Prompt', help: 'tokens per example, prompt included; longer texts are cut' },
-    { name: 'dim', kind: 'int', min: 1, max: 100000, default: TUNE_DEFAULTS.dim, group: 'Prompt', help: 'search dimension d (BBT: 500)' },
+    { name: 'seq-len', kind: 'int', overMax: (v) => overMax('seq-len', v), min: 8, max: 4096, default: 64, group: 'Prompt', help: 'tokens per example, prompt included; longer texts are cut' },
+    { name: 'dim', kind: 'int', overMax: (v) => overMax('dim', v), min: 1, max: 10000, default: TUNE_DEFAULTS.dim, group: 'Prompt', help: 'search dimension d (BBT: 500)' },
     { name: 'projection', kind: 'enum', values: ['uniform', 'normal'], default: TUNE_DEFAULTS.projection, group: 'Prompt', help: 'entries of A: U(±1/sqrt(d)) (BBT) or N(0, std²)' },
     { name: 'projection-std', kind: 'string', arg: 'X|embedding', defaultText: '1/d', group: 'Prompt', help: "normal projection std; 'embedding': BBTv2's alpha·std(emb)/(sqrt(d)·sigma0)" },
     { name: 'projection-alpha', kind: 'number', min: 1e-9, default: TUNE_DEFAULTS.projectionAlpha, group: 'Prompt', help: "alpha of --projection-std embedding" },
 
-    { name: 'popsize', kind: 'int', min: 2, max: 100000, default: TUNE_DEFAULTS.popsize, group: 'CMA-ES', help: 'candidates per generation (one batched forward)' },
+    { name: 'popsize', kind: 'int', overMax: (v) => overMax('popsize', v), min: 2, max: 10000, default: TUNE_DEFAULTS.popsize, group: 'CMA-ES', help: 'candidates per generation (one batched forward)' },
     { name: 'sigma0', kind: 'number', min: 1e-12, default: TUNE_DEFAULTS.sigma0, group: 'CMA-ES', help: 'initial step size' },
     { name: 'bound', kind: 'number', min: 0, default: TUNE_DEFAULTS.bound, group: 'CMA-ES', help: 'box bound on z (0: none)' },
-    { name: 'budget', kind: 'int', min: 1, default: TUNE_DEFAULTS.budget, group: 'CMA-ES', help: 'forward calls (candidates × training batch); BBT: 8000' },
-    { name: 'max-generations', kind: 'int', min: 1, defaultText: 'budget / popsize', group: 'CMA-ES', help: 'stop after this many generations' },
-    { name: 'eval-every', kind: 'int', min: 1, default: TUNE_DEFAULTS.evalEvery, group: 'CMA-ES', help: 'generations between dev evaluations' },
-    { name: 'patience', kind: 'int', min: 0, default: TUNE_DEFAULTS.patience, group: 'CMA-ES', help: 'stop after this many generations without dev improvement (0: never)' },
-    { name: 'seed', kind: 'int', min: 0, default: TUNE_DEFAULTS.seed, group: 'CMA-ES', help: 'seeds the sampling of examples, the projection and CMA-ES' },
+    { name: 'budget', kind: 'int', min: 1, max: 1e9, default: TUNE_DEFAULTS.budget, group: 'CMA-ES', help: 'forward calls (candidates × training batch); BBT: 8000' },
+    { name: 'max-generations', kind: 'int', min: 1, max: 1e7, defaultText: 'budget / popsize', group: 'CMA-ES', help: 'stop after this many generations' },
+    { name: 'eval-every', kind: 'int', min: 1, max: 1e7, default: TUNE_DEFAULTS.evalEvery, group: 'CMA-ES', help: 'generations between dev evaluations' },
+    { name: 'patience', kind: 'int', min: 0, max: 1e7, default: TUNE_DEFAULTS.patience, group: 'CMA-ES', help: 'stop after this many generations without dev improvement (0: never)' },
+    { name: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, default: TUNE_DEFAULTS.seed, group: 'CMA-ES', help: 'seeds the sampling of examples, the projection and CMA-ES' },
 
     { name: 'checkpoint', kind: 'path', arg: 'FILE', group: 'Run', help: 'write the run state here after every generation (atomically)' },
     { name: 'resume', kind: 'flag', group: 'Run', help: 'continue the run in --checkpoint (its settings are reused)' },
-    { name: 'overwrite', kind: 'flag', group: 'Run', help: 'replace an existing --checkpoint instead of refusing' },
-    { name: 'out', kind: 'path', arg: 'FILE', group: 'Run', help: 'write the result (best z, scores, history, settings) as JSON' },
+    { name: 'overwrite', kind: 'flag', group: 'Run', help: 'replace an existing --checkpoint or --out instead of refusing' },
+    { name: 'out', kind: 'path', arg: 'FILE', group: 'Run', help: 'write the result (best z, scores, history, settings) as JSON (an existing file: refused without --overwrite)' },
 
     { name: 'json', kind: 'flag', group: 'Output', help: 'print every event as one JSON line on stdout' },
     { name: 'progress', kind: 'enum', values: ['auto', 'bar', 'lines', 'none'], default: 'auto', group: 'Output', help: 'progress on stderr: a bar on a terminal, lines otherwise' },
@@ -105,7 +106,10 @@ export const TUNE_COMMAND: CommandSpec = {
 };
 
 /** Options that change only how the run is shown or how fast it goes; they may differ on resume. */
-const PRESENTATION = new Set(['json', 'progress', 'threads', 'resume', 'overwrite', 'checkpoint', 'out', 'plaintext', 'mpc', 'processes', 'job', 'timeout-sec', 'dealer-key']);
+const PRESENTATION = new Set([
+  'json', 'progress', 'threads', 'resume', 'overwrite', 'checkpoint', 'out', 'plaintext', 'mpc', 'processes', 'job', 'timeout-sec', 'dealer-key',
+  ...TLS_OPTIONS.map((o) => o.name),
+]);
 
 export type Values = Parsed['values'];
 
@@ -114,11 +118,16 @@ const num = (v: OptValue | undefined) => v as number | undefined;
 const list = (v: OptValue | undefined) => v as string[] | undefined;
 
 /** With --resume, the checkpoint's saved arguments fill in every option the user did not give again. */
-function mergeResumeArgs(parsed: Parsed): Values {
+function mergeResumeArgs(parsed: Parsed, mode: 'plaintext' | 'mpc'): Values {
   const values = { ...parsed.values };
   const path = str(values['checkpoint']);
   if (!path) throw new UsageError('tune: --resume needs --checkpoint FILE');
   const cp = readCheckpointFile(path);
+  const savedMode = (cp['metadata'] as Record<string, unknown> | undefined)?.['mode'];
+  if ((savedMode === 'mpc' || savedMode === 'plaintext') && savedMode !== mode) {
+    // The two forwards round differently: a run continues under the forward it started with.
+    throw new UsageError(`tune: ${path} is a checkpoint of an --${savedMode} run; resume it with --${savedMode} (or start a new --${mode} run with another --checkpoint)`);
+  }
   const saved = ((cp['metadata'] as Record<string, unknown> | undefined)?.['cli'] ?? null) as Record<string, OptValue> | null;
   if (saved === null) return values;
   for (const [k, v] of Object.entries(saved)) {
@@ -266,9 +275,12 @@ export async function createEvaluator(
   if (mode === 'mpc') {
     if (str(values['prompt-mode']) !== 'add') throw new UsageError("tune --mpc adds the prompt to the embedding output: use --prompt-mode add");
     let job: Job | undefined;
+    let join;
     const jobFile = str(values['job']);
-    if (jobFile !== undefined) job = readJob(jobFile);
-    else if (values['processes'] === true) {
+    if (jobFile !== undefined) {
+      job = readJob(jobFile);
+      join = joinOptions(job, jobFile, 'data', values, log);
+    } else if (values['processes'] === true) {
       job = await startLocalProcesses(
         prep,
         { attention, rfa, logitScale, timeoutSec: num(values['timeout-sec'])!, modelDir: str(values['model'])!, ...(run.keyFile ? { keyFile: run.keyFile } : {}) },
@@ -277,7 +289,7 @@ export async function createEvaluator(
     }
     return MpcEvaluator.create({
       model: prep.model, task: prep.task, batches: prep.batches, attention, rfa, logitScale, nonce: run.nonce,
-      ...(job ? { job } : run.dealerKey ? { dealerKey: run.dealerKey } : {}),
+      ...(job ? { job, join: join ?? { log } } : run.dealerKey ? { dealerKey: run.dealerKey } : {}),
     });
   }
   return PlainEvaluator.create({
@@ -291,6 +303,78 @@ export async function createEvaluator(
     logitScale,
     threads: num(values['threads']) ?? Math.max(1, availableParallelism()),
   });
+}
+
+const GiB = 2 ** 30;
+
+/** BERT-base's shape: what an out-of-range size is costed with (before any model is read). */
+const BERT_BASE: ModelConfig = {
+  arch: 'bert', vocabSize: 30522, hidden: 768, layers: 12, heads: 12, intermediate: 3072, maxPositions: 512,
+  typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0, hiddenAct: 'gelu',
+}; // prettier-ignore
+
+/** The range error's tail for a size above its bound: the memory it would need, other sizes at their defaults. */
+function overMax(name: string, v: number): string {
+  const values: Values = Object.fromEntries(TUNE_COMMAND.options.map((o) => [o.name, o.default]));
+  values[name] = v;
+  if (name === 'dev-shots') values['shots'] = v;
+  const parts = estimateMemory(values, 'mpc', BERT_BASE, 2);
+  const all = Object.entries(parts).sort((a, b) => b[1] - a[1]);
+  const [what, bytes] = all.find(([k]) => k.includes(`--${name === 'dev-shots' ? 'shots' : name} `)) ?? all[0]!;
+  return ` (with the other sizes at their defaults, a BERT-base run would need about ${(bytes / GiB).toPrecision(3)} GiB for the ${what})`;
+}
+
+/**
+ * Peak bytes of an MPC forward with every party in one process, per token and FFN unit: measured on BERT-base at
+ * 32 × 128 tokens (10.8 GB; bench/workloads/transformer.ts `memoryBytes`), dominated by the GELU's comparisons.
+ */
+const MPC_BYTES_PER_TOKEN_FFN = 800;
+
+/**
+ * The memory a run of these sizes needs, roughly, by part (bytes): CMA-ES keeps C and its eigenvectors B (d×d
+ * each, plus a d×d work matrix) and a population of popsize×d; the projection is d×(P·hidden); one generation's
+ * forward runs every candidate × training example at once: under MPC as measured (MPC_BYTES_PER_TOKEN_FFN; with
+ * --job the other parties are elsewhere and this process holds about a quarter), in plaintext per worker thread.
+ */
+export function estimateMemory(values: Values, mode: 'plaintext' | 'mpc', cfg: ModelConfig, numLabels: number): Record<string, number> {
+  const d = num(values['dim'])!;
+  const pop = num(values['popsize'])!;
+  const P = num(values['prompt-length'])!;
+  const L = num(values['seq-len'])!;
+  const shots = num(values['shots'])!;
+  const examples = shots * numLabels;
+  const features = str(values['attention']) === 'rfa' ? num(values['rfa-features'])! * cfg.heads : L * cfg.heads;
+  const widest = Math.max(cfg.intermediate, features);
+  const parts: Record<string, number> = {
+    [`CMA-ES state (--dim ${d}, --popsize ${pop})`]: 8 * (3 * d * d + 4 * pop * d),
+    [`projection (--dim ${d} × --prompt-length ${P} × hidden ${cfg.hidden})`]: 8 * d * P * cfg.hidden,
+  };
+  const rows = pop * examples * L;
+  if (mode === 'mpc') {
+    const here = values['job'] !== undefined ? 0.25 : 1;
+    parts[`MPC forward (--popsize ${pop} × ${examples} examples (--shots ${shots} × ${numLabels} labels) × --seq-len ${L})`] = here * (2 ** 30 + rows * widest * MPC_BYTES_PER_TOKEN_FFN);
+  } else {
+    const threads = num(values['threads']) ?? availableParallelism();
+    parts[`plaintext forward (${threads} threads × --seq-len ${L})`] = 8 * threads * L * (widest + 6 * cfg.hidden + L * cfg.heads) + 8 * pop * examples * numLabels;
+  }
+  return parts;
+}
+
+/** Refuses, before any work, a run whose sizes need more memory than the machine has; names the parts. */
+function checkMemory(values: Values, mode: 'plaintext' | 'mpc', cfg: ModelConfig, numLabels: number): void {
+  const parts = estimateMemory(values, mode, cfg, numLabels);
+  const total = Object.values(parts).reduce((a, b) => a + b, 0);
+  const limit = 0.8 * totalmem();
+  if (total <= limit) return;
+  const sizes = ['dim', 'popsize', 'shots', 'seq-len', 'prompt-length'].map((n) => {
+    const o = TUNE_COMMAND.options.find((x) => x.name === n)!;
+    return `--${n} ${o.min}..${o.max}`;
+  });
+  throw new UsageError(
+    `tune: these sizes need about ${(total / GiB).toFixed(1)} GiB, more than the ${(limit / GiB).toFixed(1)} GiB this machine can give (80% of ` +
+      `${(totalmem() / GiB).toFixed(1)} GiB): ${Object.entries(parts).map(([k, v]) => `${k} ${(v / GiB).toFixed(2)} GiB`).join('; ')}. ` +
+      `Lower the largest (ranges: ${sizes.join(', ')})`,
+  );
 }
 
 function projectionStd(v: string | undefined): number | 'embedding' | undefined {
@@ -366,16 +450,29 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
   if (parsed.values['resume'] === true && parsed.values['overwrite'] === true) {
     throw new UsageError('tune: --resume and --overwrite exclude each other');
   }
-  const values = parsed.values['resume'] === true ? mergeResumeArgs(parsed) : parsed.values;
+  const mode = mpc ? 'mpc' : 'plaintext';
+  const values = parsed.values['resume'] === true ? mergeResumeArgs(parsed, mode) : parsed.values;
   checkRequired(TUNE_COMMAND, values);
   const projStd = projectionStd(str(values['projection-std']));
   if (projStd !== undefined && values['projection'] !== 'normal') throw new UsageError('tune: --projection-std needs --projection normal');
-  const mode = mpc ? 'mpc' : 'plaintext';
   const json = values['json'] === true;
   const progress = new Progress(str(values['progress']) as ProgressMode, process.stderr);
   const checkpoint = str(values['checkpoint']);
   if (checkpoint !== undefined && parsed.values['resume'] !== true && existsSync(checkpoint) && values['overwrite'] !== true) {
     throw new UsageError(`tune: checkpoint ${checkpoint} already exists; add --resume to continue it or --overwrite to start over`);
+  }
+  const out = str(values['out']);
+  if (out !== undefined && existsSync(out) && values['overwrite'] !== true) {
+    throw new UsageError(
+      parsed.values['resume'] === true
+        ? `tune: --out ${out} already exists; choose another --out or move the file (--overwrite does not go with --resume)`
+        : `tune: --out ${out} already exists; add --overwrite to replace it or choose another --out`,
+    );
+  }
+  const modelDir = str(values['model'])!;
+  if (existsSync(modelDir)) {
+    const numLabels = list(values['label-names'])?.length ?? TASKS[str(values['task'])!]?.labels.length ?? 2;
+    checkMemory(values, mode, loadConfig(modelDir), numLabels);
   }
   const prep = prepare(values, (l) => progress.log(l));
   progress.log(
@@ -411,7 +508,9 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
     }
   } catch (err) {
     // The checkpoint holds every finished generation: say how to go on once the cause is fixed.
-    if (generation > 0 || parsed.values['resume'] === true) progress.log(`the run failed after generation ${generation}${resumeHint}`);
+    // A checkpoint this run cannot continue: repeating the same command would fail the same way.
+    const resumable = !(err instanceof SecpError && err.code === 'ERR_RESUME_MISMATCH');
+    if (resumable && (generation > 0 || parsed.values['resume'] === true)) progress.log(`the run failed after generation ${generation}${resumeHint}`);
     throw err;
   } finally {
     await evaluator.close?.();
@@ -436,7 +535,6 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
     }
     if (result.test) progress.log(`  test ${metricName} ${pct(result.test.metric)} on ${prep.counts.test} examples`);
   }
-  const out = str(values['out']);
   if (out !== undefined) {
     writeFileSync(out, resultRecord(result, values, prep, evaluator));
   }

@@ -277,9 +277,21 @@ function readConfigJson(path: string): unknown {
   }
 }
 
+/** Reads and validates `dir`/config.json; every error names the file. */
+export function loadConfig(dir: string): ModelConfig {
+  const path = join(dir, 'config.json');
+  const json = readConfigJson(path);
+  try {
+    return parseConfig(json);
+  } catch (err) {
+    if (err instanceof SecpError) throw new SecpError(err.code, `${path}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
 /** Loads a HF model folder: config.json, model.safetensors, and tokenizer.json (or vocab.txt). */
 export function loadModel(dir: string): LoadedModel {
-  const config = parseConfig(readConfigJson(join(dir, 'config.json')));
+  const config = loadConfig(dir);
   const tokenizer = loadTokenizer(dir, { typeVocabSize: config.typeVocabSize });
   if (tokenizer.size > config.vocabSize) {
     bad(`${dir}: the tokenizer has ${tokenizer.size} tokens but vocab_size is ${config.vocabSize}`);

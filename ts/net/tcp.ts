@@ -33,6 +33,7 @@ import { FrameParser, decodeFrame, encodeDataFrame, encodeFrame, type ReadFrame 
 import { BaseLink } from './link.js';
 import {
   NET_DEFAULTS,
+  MAX_FRAME_BYTES_LIMIT,
   PROTOCOL_VERSION,
   checkIntOption,
   checkLabel,
@@ -100,9 +101,25 @@ export interface TcpConnectOptions extends LinkOptions {
   retryDelayMs?: number;
   /** Called for every incoming connection that is rejected (the set-up goes on). */
   onConnectionError?: (err: SecpError) => void;
+  /** Default NET_DEFAULTS.earlyBytesPerPeer: bytes held per peer for messages that arrive before the mesh is up. */
+  earlyBytesPerPeer?: number;
+  /** Default NET_DEFAULTS.earlyBytesTotal: the same over every peer of this set-up. */
+  earlyBytesTotal?: number;
+  /** Default NET_DEFAULTS.maxUnauthenticatedConnections: incoming connections in their handshake at once. */
+  maxUnauthenticatedConnections?: number;
+  /** Aborting it fails the set-up (ERR_ABORTED) and closes the listener. */
+  signal?: AbortSignal;
 }
 
 type Sock = net.Socket;
+
+/** The bound on messages held before the link exists, shared by the channels of one set-up. */
+interface EarlyBudget {
+  perPeer: number;
+  total: number;
+  /** Bytes held now over every channel of the set-up. */
+  used: number;
+}
 
 /** A socket carrying frames: parser, write queue with backpressure, handshake and message modes. */
 class FramedSocket {
@@ -115,6 +132,10 @@ class FramedSocket {
   switchOnOk: number | undefined;
   // Message mode: envelopes that arrived before the link existed, then the link's callbacks.
   private pending: [Envelope, number][] = [];
+  /** Wire bytes of `pending`, counted in `budget` as well. */
+  private pendingBytes = 0;
+  /** Reading stopped because the early messages reached the budget; resumed by `attach`. */
+  private paused = false;
   private sink: ((env: Envelope, wireBytes: number) => void) | undefined;
   private onGone: ((reason: SecpError) => void) | undefined;
   sawGoodbye = false;
@@ -128,7 +149,7 @@ class FramedSocket {
   closed = false;
   readonly whenClosed: Promise<void>;
 
-  constructor(readonly socket: Sock, public label: string) {
+  constructor(readonly socket: Sock, public label: string, private readonly budget?: EarlyBudget) {
     this.parser = new FrameParser(NET_DEFAULTS.handshakeMaxFrameBytes);
     socket.setNoDelay(true);
     let onClosed!: () => void;
@@ -138,14 +159,18 @@ class FramedSocket {
       try {
         this.parser.push(chunk, (f) => this.onFrame(f));
       } catch (e) {
-        this.fail(e instanceof SecpError ? e : new SecpError('ERR_MALFORMED_FRAME', `${label}: ${(e as Error).message}`, { cause: e }));
+        const code = e instanceof SecpError ? e.code : 'ERR_MALFORMED_FRAME';
+        this.fail(new SecpError(code, `${this.label}: ${(e as Error).message}`, { cause: e }));
+        return;
       }
+      this.holdBack();
     });
     socket.on('error', (e) => {
       this.socketError ??= e;
     });
     socket.on('close', () => {
       this.closed = true;
+      this.releaseEarly();
       this.releaseIdle();
       const reason = this.closeReason();
       if (this.hsWaiter !== undefined) {
@@ -188,8 +213,31 @@ class FramedSocket {
     }
     const env = parseEnvelope(obj);
     if (isControl(env)) this.sawGoodbye = true;
-    if (this.sink !== undefined) this.sink(env, f.wireBytes);
-    else this.pending.push([env, f.wireBytes]);
+    if (this.sink !== undefined) return this.sink(env, f.wireBytes);
+    this.pending.push([env, f.wireBytes]);
+    this.pendingBytes += f.wireBytes;
+    if (this.budget !== undefined) this.budget.used += f.wireBytes;
+  }
+
+  /**
+   * Before the link exists: stops reading once what this peer sent (complete messages and the frame being
+   * read) reaches the per-peer bound, or everything held in the set-up reaches the total. The peer's own
+   * writes then wait in its socket buffers, so a peer that floods before the mesh is up holds at most the
+   * bound (plus one read chunk) here.
+   */
+  private holdBack(): void {
+    const b = this.budget;
+    if (b === undefined || this.sink !== undefined || this.mode !== 'link' || this.paused || this.closed) return;
+    const partial = this.parser.pendingBytes;
+    if (this.pendingBytes + partial >= b.perPeer || b.used + partial >= b.total) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private releaseEarly(): void {
+    if (this.budget !== undefined) this.budget.used -= this.pendingBytes;
+    this.pendingBytes = 0;
   }
 
   /** Next handshake frame, or the reason the connection ended, or a timeout. */
@@ -229,8 +277,13 @@ class FramedSocket {
     this.onGone = onGone;
     const early = this.pending;
     this.pending = [];
+    this.releaseEarly();
     for (const [env, wire] of early) sink(env, wire);
     if (this.closed) onGone(this.closeReason());
+    else if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
   }
 
   /** Set-up only: what to do if the connection ends before a link takes it over. */
@@ -482,7 +535,12 @@ async function dialerHandshake(ch: FramedSocket, ctx: HandshakeContext, peer: Pa
 async function acceptorHandshake(ch: FramedSocket, ctx: HandshakeContext, expected: ReadonlySet<PartyId>, deadline: number): Promise<PartyId> {
   const h = expectHandshake(await ch.nextFrame(deadline, 'hello'), 'hello', ch.label);
   const from = h['f'];
-  if (h['s'] !== ctx.session) throw new SecpError('ERR_PROTOCOL_MISMATCH', `${ctx.self}: a peer wants session ${JSON.stringify(String(h['s']).slice(0, 64))}, this is ${JSON.stringify(ctx.session)}`);
+  if (h['s'] !== ctx.session) {
+    // The peer has not authenticated: it learns that its session is wrong, not which one this is.
+    throw Object.assign(new SecpError('ERR_PROTOCOL_MISMATCH', `${ctx.self}: a peer wants session ${JSON.stringify(String(h['s']).slice(0, 64))}, this is ${JSON.stringify(ctx.session)}`), {
+      peerMessage: `${ctx.self} serves another session (a different job file?)`,
+    });
+  }
   if (h['t'] !== ctx.self) throw new SecpError('ERR_PROTOCOL_MISMATCH', `${ctx.self}: a peer dialled ${String(h['t'])}, this is ${ctx.self}`);
   if (!isPartyId(from) || !expected.has(from)) throw new SecpError('ERR_PROTOCOL_MISMATCH', `${ctx.self}: ${String(from).slice(0, 20)} is not a party that dials ${ctx.self} in this session`);
   if (typeof h['x'] !== 'boolean') throw new SecpError('ERR_MALFORMED_FRAME', `${ctx.self}: hello from ${from} lacks the auth flag`);
@@ -538,6 +596,12 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
   const connectTimeoutMs = checkIntOption('connectTimeoutMs', opts.connectTimeoutMs ?? NET_DEFAULTS.connectTimeoutMs, 1, 2 ** 31 - 1);
   const handshakeTimeoutMs = checkIntOption('handshakeTimeoutMs', opts.handshakeTimeoutMs ?? NET_DEFAULTS.handshakeTimeoutMs, 1, 2 ** 31 - 1);
   const retryDelayMs = checkIntOption('retryDelayMs', opts.retryDelayMs ?? NET_DEFAULTS.retryDelayMs, 1, 60_000);
+  const budget: EarlyBudget = {
+    perPeer: checkIntOption('earlyBytesPerPeer', opts.earlyBytesPerPeer ?? NET_DEFAULTS.earlyBytesPerPeer, 1, MAX_FRAME_BYTES_LIMIT),
+    total: checkIntOption('earlyBytesTotal', opts.earlyBytesTotal ?? NET_DEFAULTS.earlyBytesTotal, 1, 2 ** 40),
+    used: 0,
+  };
+  const maxUnauthenticated = checkIntOption('maxUnauthenticatedConnections', opts.maxUnauthenticatedConnections ?? NET_DEFAULTS.maxUnauthenticatedConnections, 1, 4096);
   let secret: Buffer | undefined;
   if (opts.secret !== undefined) {
     secret = typeof opts.secret === 'string' ? Buffer.from(opts.secret, 'utf8') : Buffer.from(opts.secret);
@@ -561,6 +625,8 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
   const deadline = Date.now() + connectTimeoutMs;
   const channels = new Map<PartyId, FramedSocket>();
   const live = new Set<FramedSocket>();
+  /** Incoming connections in their handshake. */
+  let unauthenticated = 0;
   const lastError = new Map<string, Error>();
   let settled = false;
 
@@ -571,6 +637,7 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       for (const ch of live) ch.destroy();
       for (const ch of channels.values()) ch.destroy();
       void listener?.close();
@@ -591,6 +658,7 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
       if (channels.size < parties.length - 1) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       void listener?.close();
       resolve(new TcpLink(self, session, parties, linkOpts, channels));
     }
@@ -617,7 +685,7 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
           sock.destroy();
           return;
         }
-        const ch = new FramedSocket(sock, label);
+        const ch = new FramedSocket(sock, label, budget);
         live.add(ch);
         try {
           await dialerHandshake(ch, ctx, peer, deadline);
@@ -646,16 +714,27 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
         return;
       }
       const from = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
-      const ch = new FramedSocket(sock, `${self}: incoming connection from ${from}`);
+      if (unauthenticated >= maxUnauthenticated) {
+        sock.destroy();
+        const err = new SecpError('ERR_TOO_MANY_CONNECTIONS', `${self}: closed an incoming connection from ${from}: ${maxUnauthenticated} connections are in their handshake already`);
+        lastError.set('incoming', err);
+        opts.onConnectionError?.(err);
+        return;
+      }
+      const ch = new FramedSocket(sock, `${self}: incoming connection from ${from}`, budget);
       live.add(ch);
+      unauthenticated++;
       let peer: PartyId;
       try {
         peer = await acceptorHandshake(ch, ctx, acceptFrom, Math.min(deadline, Date.now() + handshakeTimeoutMs));
       } catch (e) {
         live.delete(ch);
+        unauthenticated--;
         const err = e instanceof SecpError ? e : new SecpError('ERR_MALFORMED_FRAME', String(e), { cause: e });
         if (!ch.closed && err.code !== 'ERR_PEER_CLOSED' && err.code !== 'ERR_FRAME_TOO_LARGE' && err.code !== 'ERR_MALFORMED_FRAME') {
-          ch.write(hsFrame('reject', { e: err.code, m: err.message.slice(0, 500) }));
+          // What the peer is told: the code and a message that reveals nothing of this session it did not send.
+          const m = (err as SecpError & { peerMessage?: string }).peerMessage ?? err.message;
+          ch.write(hsFrame('reject', { e: err.code, m: m.slice(0, 500) }));
           void ch.end();
         } else {
           ch.destroy();
@@ -665,6 +744,7 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
         return;
       }
       live.delete(ch);
+      unauthenticated--;
       if (settled) return ch.destroy();
       ch.label = `${self}: connection from ${peer} (${from})`;
       // Message mode before 'ok' goes out: the dialer may send its first message right after reading it.
@@ -682,6 +762,12 @@ export async function connectTcp(opts: TcpConnectOptions): Promise<Link> {
         },
       );
     }
+    function onAbort(): void {
+      const r: unknown = opts.signal!.reason;
+      fail(new SecpError('ERR_ABORTED', `${self}: set-up of session ${session} stopped${r instanceof Error ? `: ${r.message}` : ''}`, { cause: r }));
+    }
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     // After attach, which throws for a listener that already served a session.
     timer = setTimeout(() => {
       const missing = parties.filter((p) => p !== self && !channels.has(p));

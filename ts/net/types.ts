@@ -74,6 +74,15 @@ export const NET_DEFAULTS = {
   retryDelayMs: 50,
   /** TCP: largest frame accepted before the peer has authenticated. */
   handshakeMaxFrameBytes: 4096,
+  /**
+   * TCP: bytes held per peer for messages that arrive before the whole mesh is up (the link does not exist
+   * yet); past this the connection is not read until the mesh is up (TCP backpressure, nothing is dropped).
+   */
+  earlyBytesPerPeer: 64 * 2 ** 20,
+  /** TCP: the same bound over all peers of one set-up together. */
+  earlyBytesTotal: 128 * 2 ** 20,
+  /** TCP: incoming connections in their handshake at once; further ones are closed at once. */
+  maxUnauthenticatedConnections: 32,
   /** Longest op label or session id, in UTF-16 code units. */
   maxLabelLength: 256,
 } as const;

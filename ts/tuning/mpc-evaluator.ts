@@ -16,7 +16,7 @@ import { loadBackend, type BackendName } from '../../bindings/index.js';
 import type { LoadedModel } from '../model/config.js';
 import { createLocalSession, DataOwner, ModelOwner, runServer, type MpcExample, type MpcSpec } from '../model/mpc.js';
 import { PlainEncoder, type RfaOptions } from '../model/plain.js';
-import { connectTcp, listenTcp, type TcpAddress } from '../net/tcp.js';
+import { connectTcp, listenTcp, type TcpAddress, type TcpTlsOptions } from '../net/tcp.js';
 import type { Link, PartyId } from '../net/types.js';
 import type { Role } from '../mpc/party.js';
 import { FRAC_BITS, Ring } from '../ring/tensor.js';
@@ -35,8 +35,12 @@ export interface Job {
   logitScale: number;
   /** Seconds a party waits for a message before giving up (ERR_PEER_TIMEOUT). */
   timeoutSec: number;
-  /** Optional shared secret (≥ 16 bytes) authenticating every connection. */
+  /** Shared secret (≥ 16 bytes) authenticating every connection; required unless `insecure` is true. */
   secret?: string;
+  /** True: run without a secret, so anyone who can reach a port can take a party's place (warned). */
+  insecure?: boolean;
+  /** True: every connection runs over TLS; each process brings its own key and certificate (`JoinOptions.tls`). */
+  tls?: boolean;
   /** Pooled head: the public label texts the model owner embeds. */
   labelTexts?: string[];
 }
@@ -47,21 +51,40 @@ export function sessionId(job: Job, split: Split): string {
   return `${split}-${createHash('sha256').update(JSON.stringify(pub)).digest('hex').slice(0, 16)}`;
 }
 
+/** What one process brings to the sessions of a job besides the job itself. */
+export interface JoinOptions {
+  /** This process's TLS key and certificate (and the CA to verify peers); required when the job says `tls`. */
+  tls?: TcpTlsOptions;
+  /** Where rejected incoming connections are reported (one line each). */
+  log?: (line: string) => void;
+  /** Aborting it stops a set-up in progress. */
+  signal?: AbortSignal;
+}
+
 /** Connects `self` to the session of `split`: listens on its own address, dials the others. */
-export async function joinSession(job: Job, split: Split, self: PartyId): Promise<Link> {
+export async function joinSession(job: Job, split: Split, self: PartyId, join: JoinOptions = {}): Promise<Link> {
   const s = job.sessions[split];
   if (!s) throw new SecpError('ERR_INVALID_ARGUMENT', `the job has no ${split} session`);
-  const listener = await listenTcp({ host: s.addresses[self].host, port: s.addresses[self].port });
-  return connectTcp({
-    self,
-    session: sessionId(job, split),
-    parties: MPC_PARTIES,
-    listener,
-    addresses: s.addresses,
-    recvTimeoutMs: job.timeoutSec * 1000,
-    connectTimeoutMs: 60_000,
-    ...(job.secret ? { secret: job.secret } : {}),
-  });
+  if (job.tls === true && join.tls === undefined) throw new SecpError('ERR_INVALID_ARGUMENT', 'the job requires TLS ("tls": true): give this process its key and certificate (--tls-key, --tls-cert)');
+  if (job.tls !== true && join.tls !== undefined) throw new SecpError('ERR_INVALID_ARGUMENT', 'TLS key and certificate given but the job does not use TLS: add "tls": true to the job file of every party');
+  const listener = await listenTcp({ host: s.addresses[self].host, port: s.addresses[self].port, ...(join.tls ? { tls: join.tls } : {}) });
+  try {
+    return await connectTcp({
+      self,
+      session: sessionId(job, split),
+      parties: MPC_PARTIES,
+      listener,
+      addresses: s.addresses,
+      recvTimeoutMs: job.timeoutSec * 1000,
+      connectTimeoutMs: 60_000,
+      ...(job.secret ? { secret: job.secret } : {}),
+      ...(join.tls ? { tls: join.tls } : {}),
+      ...(join.signal ? { signal: join.signal } : {}),
+      onConnectionError: (e) => join.log?.(`${split} session: rejected a connection: ${e.message} [${e.code}]`),
+    });
+  } finally {
+    await listener.close();
+  }
 }
 
 /** The MPC spec of a batch: shapes, head and attention (all public). */
@@ -106,6 +129,8 @@ export interface MpcEvaluatorOptions {
   nonce?: Uint8Array;
   /** Local mode: the in-process dealer's persistent key (32 secret bytes). */
   dealerKey?: Uint8Array;
+  /** With a job: TLS material and the log for rejected connections. */
+  join?: JoinOptions;
 }
 
 /** The nonce of one split's session: every split has its own randomness. */
@@ -154,7 +179,7 @@ export class MpcEvaluator implements Evaluator {
         if (opts.job) {
           const js = opts.job.sessions[split];
           if (!js) throw new SecpError('ERR_INVALID_ARGUMENT', `the job has no ${split} session`);
-          const link = await joinSession(opts.job, split, 'data');
+          const link = await joinSession(opts.job, split, 'data', opts.join);
           const nonce = splitNonce(opts.nonce, split);
           sessions[split] = { data: new DataOwner(link, ring, js.spec, nonce ? { nonce } : {}), links: [link], remote: { bytes: 0, rounds: 0 } };
           // The head's public part comes from the job (label ids) or from the model owner (label embeddings,
@@ -265,18 +290,37 @@ function reportTraffic(link: Link): void {
   };
 }
 
-/** A role process of a job (`secp-tune serve` / `share-model`): runs its part of every split's session. */
+/**
+ * A role process of a job (`secp-tune serve` / `share-model`): runs its part of every split's session. The
+ * first failure in any split ends the others at once (set-ups stop, sessions abort), so a failed role exits
+ * instead of lingering until its peers' deadlines.
+ */
 export async function runRole(
   job: Job,
   role: Role | 'model',
   model?: LoadedModel,
-  opts: { backend?: BackendName; task?: ResolvedTask; dealerKey?: Uint8Array } = {},
+  opts: { backend?: BackendName; task?: ResolvedTask; dealerKey?: Uint8Array; join?: JoinOptions } = {},
 ): Promise<void> {
   const ring = new Ring({ fracBits: job.fracBits, ...(opts.backend ? { backend: loadBackend({ backend: opts.backend }) } : {}) });
   const splits = (['train', 'dev', 'test'] as const).filter((s) => job.sessions[s]);
-  await Promise.all(splits.map(async (split) => {
+  const stop = new AbortController();
+  const links = new Set<Link>();
+  let first: unknown;
+  const results = await Promise.allSettled(splits.map((split) => runSplit(split).catch((err: unknown) => {
+    if (first === undefined) {
+      first = err;
+      stop.abort(err);
+      for (const l of links) l.abort(err instanceof Error ? err : new Error(String(err)));
+    }
+    throw err;
+  })));
+  if (results.some((r) => r.status === 'rejected')) throw first;
+
+  async function runSplit(split: Split): Promise<void> {
     const { spec } = job.sessions[split]!;
-    const link = await joinSession(job, split, role);
+    const link = await joinSession(job, split, role, { ...opts.join, signal: stop.signal });
+    links.add(link);
+    if (stop.signal.aborted) link.abort(new SecpError('ERR_ABORTED', `${role}: another session of the job failed`));
     if (role === 'model') {
       if (!model) throw new SecpError('ERR_INVALID_ARGUMENT', 'the model owner needs --model');
       if (spec.head.kind === 'pooled') {
@@ -292,5 +336,5 @@ export async function runRole(
     if (role !== 'dealer') reportTraffic(link);
     await runServer(role, link, ring, spec, role === 'dealer' && opts.dealerKey ? { dealerKey: opts.dealerKey } : {});
     await link.close();
-  }));
+  }
 }
