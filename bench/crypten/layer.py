@@ -32,8 +32,11 @@ import argparse
 import json
 import math
 import os
+import multiprocessing
 import platform
+import queue
 import sys
+import threading
 import time
 
 HIDDEN, HEADS, FFN = 768, 12, 3072
@@ -41,6 +44,8 @@ LN_EPS = 1e-12
 # Added to padded keys' scores before the softmax. CrypTen's exp is (1 + x / 2^8)^(2^8), which turns large again
 # below -256, so the mask bias must stay well above that (our MPC_DEFAULTS.softmaxMaskBias plays the same role).
 MASK_BIAS = 30.0
+# How long the parties may take to shut CrypTen down once both have handed over their results.
+TEARDOWN_SECONDS = 30
 
 
 def parse_args():
@@ -134,7 +139,7 @@ class PlainOps:
         return torch.nn.functional.layer_norm(x, (x.size(-1),), gamma, beta, LN_EPS)
 
 
-def party(batch, seq, gelu, threads):
+def party(results, batch, seq, gelu, threads):
     import crypten
     import crypten.communicator as comm
     import torch
@@ -169,7 +174,10 @@ def party(batch, seq, gelu, threads):
         result["maxRssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     except ImportError:
         pass
-    return result
+    # Handed over here, before CrypTen's launcher tears the process group down: that teardown has been seen to
+    # hang in one party after the other exited (torch 2.0, gloo), and its queue is read only after both exit.
+    results.put(result)
+    return None
 
 
 def main():
@@ -184,10 +192,24 @@ def main():
     print(f"crypten {crypten.__version__}, torch {torch.__version__}: one BERT-base layer, batch {a.batch} x seq {a.seq}, GELU by {a.gelu}, "
           f"2 parties (provider {crypten.cfg.mpc.provider}), {a.threads} thread(s) each", file=sys.stderr, flush=True)
     wall = time.perf_counter()
-    ranks = run_multiprocess(world_size=2)(party)(a.batch, a.seq, a.gelu, a.threads)
-    if ranks is None or len(ranks) != 2:
-        sys.exit("crypten: a party failed (see the log above)")
-    r0, r1 = ranks
+    # CrypTen's launcher (fork, rendezvous file, gloo) runs in a thread; the parties' results come back on our own
+    # queue. A party that fails makes the launcher return (and log it) without a result.
+    results = multiprocessing.Queue()
+    launcher = threading.Thread(target=run_multiprocess(world_size=2)(party), args=(results, a.batch, a.seq, a.gelu, a.threads), daemon=True)
+    launcher.start()
+    ranks = []
+    while len(ranks) < 2:
+        try:
+            ranks.append(results.get(timeout=5))
+        except queue.Empty:
+            if not launcher.is_alive():
+                sys.exit("crypten: a party failed (see the log above)")
+    launcher.join(TEARDOWN_SECONDS)
+    if launcher.is_alive():
+        print(f"crypten: a party is still tearing down after {TEARDOWN_SECONDS} s; stopping it", file=sys.stderr, flush=True)
+        for child in multiprocessing.active_children():
+            child.terminate()
+    r0, r1 = sorted(ranks, key=lambda r: r["rank"])
     out = {
         "crypten": crypten.__version__,
         "torch": torch.__version__,
