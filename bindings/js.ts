@@ -186,6 +186,34 @@ export function loadJs(): KernelBackend {
       }
       return o;
     },
+    beaverMul(c, a, b, e, f, party0, out) {
+      for (const [what, v] of [['a', a], ['b', b], ['e', e], ['f', f]] as const) checkSame(what, v.length, c.length);
+      const o = outOf(out, c.length);
+      for (let i = 0; i < c.length; i++) {
+        o[i] = (c[i]! + e[i]! * b[i]! + f[i]! * a[i]! + (party0 ? e[i]! * f[i]! : 0n)) & MASK;
+      }
+      return o;
+    },
+    addScalar(a, s, out) {
+      const o = outOf(out, a.length);
+      const sv = s & MASK;
+      for (let i = 0; i < a.length; i++) o[i] = (a[i]! + sv) & MASK;
+      return o;
+    },
+    truncDeal(r, bits) {
+      if (!Number.isInteger(bits) || bits < 1 || bits > 62) {
+        throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: truncation bits must be in 1..=62, got ${bits}`);
+      }
+      const f = BigInt(bits);
+      const low63 = (1n << 63n) - 1n;
+      const tr = new BigUint64Array(r.length);
+      const msb = new BigUint64Array(r.length);
+      for (let i = 0; i < r.length; i++) {
+        tr[i] = (r[i]! & low63) >> f;
+        msb[i] = r[i]! >> 63n;
+      }
+      return { tr, msb };
+    },
     neg(a, out) {
       const o = outOf(out, a.length);
       for (let i = 0; i < a.length; i++) o[i] = -a[i]! & MASK;

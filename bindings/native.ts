@@ -27,6 +27,9 @@ interface NativeAddon {
   toBitPlanes(x: BigUint64Array, bits: number, out: BigUint64Array): void;
   fromBitPlanes(planes: BigUint64Array, bits: number, out: BigUint64Array): void;
   beaverAnd(c: BigUint64Array, a: BigUint64Array, b: BigUint64Array, d: BigUint64Array, e: BigUint64Array, party0: boolean, out: BigUint64Array): void;
+  beaverMul(c: BigUint64Array, a: BigUint64Array, b: BigUint64Array, e: BigUint64Array, f: BigUint64Array, party0: boolean, out: BigUint64Array): void;
+  addScalar(a: BigUint64Array, s: bigint, out: BigUint64Array): void;
+  truncDeal(r: BigUint64Array, bits: number, tr: BigUint64Array, msb: BigUint64Array): void;
   scalarMul(a: BigUint64Array, s: bigint, out: BigUint64Array): void;
   sumAxis(a: BigUint64Array, rows: number, cols: number, axis: number, out: BigUint64Array): void;
   encode(x: Float64Array, fracBits: number, out: BigUint64Array): void;
@@ -35,6 +38,7 @@ interface NativeAddon {
   cosSinTurns(angle: BigUint64Array, fracBits: number, cos: BigUint64Array, sin: BigUint64Array): void;
   angleScale(w: Float64Array, fracBits: number, out: BigUint64Array): void;
   threadCount(): number;
+  retainFreedMemory(bytes: number): boolean;
 }
 
 /** KernelBackend plus what only the native addon knows. */
@@ -98,7 +102,16 @@ function alloc<T>(ctor: new (len: number) => T, len: number): T {
   }
 }
 
+/**
+ * Below this size glibc's malloc serves allocations from its heap and keeps freed memory for reuse (the addon's
+ * retainFreedMemory): fresh typed arrays then skip the page faults of a new mapping, which cost the MPC forward
+ * more than the arithmetic on them. `SECP_RETAIN_FREED_MEMORY=0` leaves malloc's defaults (mmap above 128 KiB
+ * to 32 MiB, adaptively, and unmapped on free). The process keeps its peak heap mapped.
+ */
+export const RETAIN_FREED_BYTES = 2 ** 30;
+
 function adapt(addon: NativeAddon, file: string): NativeBackend {
+  if (process.env.SECP_RETAIN_FREED_MEMORY !== '0') addon.retainFreedMemory(RETAIN_FREED_BYTES);
   const call = <T>(f: () => T): T => {
     try {
       return f();
@@ -200,6 +213,29 @@ function adapt(addon: NativeAddon, file: string): NativeBackend {
       u64('out', o);
       call(() => addon.beaverAnd(c, a, b, d, e, party0, o));
       return o;
+    },
+    beaverMul(c, a, b, e, f, party0, out) {
+      for (const [name, v] of [['c', c], ['a', a], ['b', b], ['e', e], ['f', f]] as const) u64(name, v);
+      const o = out ?? alloc(BigUint64Array, c.length);
+      u64('out', o);
+      call(() => addon.beaverMul(c, a, b, e, f, party0, o));
+      return o;
+    },
+    addScalar(a, s, out) {
+      u64('a', a);
+      if (typeof s !== 'bigint') throw new SecpError('ERR_INVALID_ARGUMENT', `s must be a bigint, got ${typeof s}`);
+      const o = out ?? alloc(BigUint64Array, a.length);
+      u64('out', o);
+      call(() => addon.addScalar(a, s, o));
+      return o;
+    },
+    truncDeal(r, bits) {
+      u64('r', r);
+      assertDim('bits', bits);
+      const tr = alloc(BigUint64Array, r.length);
+      const msb = alloc(BigUint64Array, r.length);
+      call(() => addon.truncDeal(r, bits, tr, msb));
+      return { tr, msb };
     },
     sub: binary('sub'),
     mul: binary('mul'),

@@ -39,6 +39,17 @@ export interface KernelBackend {
    */
   beaverAnd(c: BigUint64Array, a: BigUint64Array, b: BigUint64Array, d: BigUint64Array, e: BigUint64Array, party0: boolean,
     out?: BigUint64Array): BigUint64Array;
+  /**
+   * One Beaver product on additive shares, from a triple share (a, b, c = a·b) and the opened e = x − a,
+   * f = y − b: c + e·b + f·a + (party0 ? e·f : 0), in one pass. With b = a and f = e: a square pair's
+   * c + 2·e·a + [party0]·e². All arrays have the same length.
+   */
+  beaverMul(c: BigUint64Array, a: BigUint64Array, b: BigUint64Array, e: BigUint64Array, f: BigUint64Array, party0: boolean,
+    out?: BigUint64Array): BigUint64Array;
+  /** a + s mod 2^64 for one scalar s (taken mod 2^64). */
+  addScalar(a: BigUint64Array, s: bigint, out?: BigUint64Array): BigUint64Array;
+  /** The dealer's half of truncation by `bits` (1..62) from its mask r: tr = (r mod 2^63) >> bits, msb = r >> 63. */
+  truncDeal(r: BigUint64Array, bits: number): { tr: BigUint64Array; msb: BigUint64Array };
   /** s·a mod 2^64; s is taken mod 2^64 (negative bigints wrap). */
   scalarMul(a: BigUint64Array, s: bigint, out?: BigUint64Array): BigUint64Array;
   /** Sum of a rows×cols matrix over axis 0 (length cols) or 1 (length rows). */

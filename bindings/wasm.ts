@@ -46,6 +46,9 @@ interface Exports {
   to_bit_planes(x: Ptr, xLen: number, bits: number, out: Ptr, outLen: number): number;
   from_bit_planes(planes: Ptr, planesLen: number, bits: number, out: Ptr, outLen: number): number;
   beaver_and(c: Ptr, a: Ptr, b: Ptr, d: Ptr, e: Ptr, n: number, party0: number, out: Ptr): number;
+  beaver_mul(c: Ptr, a: Ptr, b: Ptr, e: Ptr, f: Ptr, n: number, party0: number, out: Ptr): number;
+  add_scalar(a: Ptr, aLen: number, s: bigint, out: Ptr, outLen: number): number;
+  trunc_deal(r: Ptr, n: number, bits: number, tr: Ptr, msb: Ptr): number;
   scalar_mul(a: Ptr, aLen: number, s: bigint, out: Ptr, outLen: number): number;
   sum_axis(a: Ptr, aLen: number, rows: number, cols: number, axis: number, out: Ptr, outLen: number): number;
   encode(x: Ptr, xLen: number, fracBits: number, out: Ptr, outLen: number): number;
@@ -243,6 +246,32 @@ function backendOf(x: Exports): KernelBackend {
         return [x.beaver_and(ps[0]!, ps[1]!, ps[2]!, ps[3]!, ps[4]!, n, party0 ? 1 : 0, po), () => read(BigUint64Array, po, n, out)];
       });
     },
+    beaverMul(c, a, b, e, fv, party0, out) {
+      const n = c.length;
+      for (const [what, v] of [['a', a], ['b', b], ['e', e], ['f', fv], ['out', out ?? c]] as const) {
+        if (v.length !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `shape mismatch: ${what}: ${v.length} elements vs ${n} elements`);
+      }
+      return call((f) => {
+        const ps = [c, a, b, e, fv].map((v) => f.input(v));
+        const po = f.output(n, 8);
+        return [x.beaver_mul(ps[0]!, ps[1]!, ps[2]!, ps[3]!, ps[4]!, n, party0 ? 1 : 0, po), () => read(BigUint64Array, po, n, out)];
+      });
+    },
+    addScalar(a, s, out) {
+      if (typeof s !== 'bigint') throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: scalar must be a bigint, got ${typeof s}`);
+      const sv = BigInt.asUintN(64, s);
+      return map((pa, al, po, ol) => x.add_scalar(pa, al, sv, po, ol), a, out);
+    },
+    truncDeal(r, bits) {
+      u32('bits', bits);
+      const n = r.length;
+      return call((f) => {
+        const pr = f.input(r);
+        const pt = f.output(n, 8);
+        const pm = f.output(n, 8);
+        return [x.trunc_deal(pr, n, bits, pt, pm), () => ({ tr: read(BigUint64Array, pt, n), msb: read(BigUint64Array, pm, n) })];
+      });
+    },
     scalarMul(a, s, out) {
       if (typeof s !== 'bigint') throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: scalar must be a bigint, got ${typeof s}`);
       const sv = BigInt.asUintN(64, s);
@@ -312,7 +341,7 @@ function backendOf(x: Exports): KernelBackend {
 }
 
 const EXPORTS: (keyof Exports)[] = ['memory', 'alloc', 'dealloc', 'last_error_ptr', 'last_error_len', 'matmul', 'matmul_bt',
-  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'trunc_finish', 'to_bit_planes', 'from_bit_planes', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
+  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'beaver_mul', 'add_scalar', 'trunc_deal', 'trunc_finish', 'to_bit_planes', 'from_bit_planes', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
 
 /**
  * THE loader, for Node and browsers alike: compiles and instantiates the module from its bytes,

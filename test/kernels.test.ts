@@ -61,6 +61,12 @@ for (const name of compiledBackends) {
       for (const s of [0, 1, 17, 63]) t.deepEqual(be.shrXor(a, s, b), reference.shrXor(a, s, b));
       const [c, d, e] = ['c', 'd', 'e'].map((l) => randomRing(`${l}${len}`, len)) as [BigUint64Array, BigUint64Array, BigUint64Array];
       for (const p0 of [true, false]) t.deepEqual(be.beaverAnd(c, a, b, d, e, p0), reference.beaverAnd(c, a, b, d, e, p0));
+      for (const p0 of [true, false]) {
+        t.deepEqual(be.beaverMul(c, a, b, d, e, p0), reference.beaverMul(c, a, b, d, e, p0), `beaverMul ${len}`);
+        t.deepEqual(be.beaverMul(c, a, a, d, d, p0), reference.beaverMul(c, a, a, d, d, p0), `beaverMul (square) ${len}`);
+      }
+      for (const s of [0n, 1n, -1n, 1n << 62n, 0xdeadbeefcafef00dn]) t.deepEqual(be.addScalar(a, s), reference.addScalar(a, s));
+      for (const bits of [1, 16, 62]) t.deepEqual(be.truncDeal(a, bits), reference.truncDeal(a, bits), `truncDeal ${bits}`);
       const bitsOf = be.and(e, new BigUint64Array(len).fill(1n));
       for (const [bits, p0] of [[1, true], [16, false], [16, true], [62, true]] as const) {
         t.deepEqual(be.truncFinish(c, d, bitsOf, bits, p0), reference.truncFinish(c, d, bitsOf, bits, p0), `truncFinish ${bits}`);
@@ -71,6 +77,50 @@ for (const name of compiledBackends) {
       t.deepEqual(be.sumAxis(a, r, c, 0), reference.sumAxis(a, r, c, 0));
       t.deepEqual(be.sumAxis(a, r, c, 1), reference.sumAxis(a, r, c, 1));
     }
+  });
+
+  test(`${name}: long elementwise kernels and PRG fills (the native addon's threaded split) equal the reference`, (t) => {
+    const be = backend(name);
+    // Around crates/napi's PAR_MIN_WORDS (2^16) and PAR_CHUNK (2^15): unsplit, split evenly, split with a short tail.
+    for (const len of [(1 << 16) - 1, 1 << 16, (1 << 16) + 1, 3 * (1 << 15) + 5]) {
+      const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((l) => randomRing(`long${l}${len}`, len)) as BigUint64Array[];
+      const same = (got: BigUint64Array, want: BigUint64Array, what: string): void => {
+        // One assertion per array: deepEqual on 2^16 bigints would print an unreadable diff.
+        const bad = got.length !== want.length ? 0 : got.findIndex((v, i) => v !== want[i]);
+        t.true(got.length === want.length && bad === -1, `${what} at length ${len}: first difference at ${bad}`);
+      };
+      same(be.add(a!, b!), reference.add(a!, b!), 'add');
+      same(be.sub(a!, b!), reference.sub(a!, b!), 'sub');
+      same(be.mul(a!, b!), reference.mul(a!, b!), 'mul');
+      same(be.xor(a!, b!), reference.xor(a!, b!), 'xor');
+      same(be.and(a!, b!), reference.and(a!, b!), 'and');
+      same(be.neg(a!), reference.neg(a!), 'neg');
+      same(be.scalarMul(a!, -3n), reference.scalarMul(a!, -3n), 'scalarMul');
+      same(be.addScalar(a!, 1n << 62n), reference.addScalar(a!, 1n << 62n), 'addScalar');
+      same(be.shrXor(a!, 17, b!), reference.shrXor(a!, 17, b!), 'shrXor');
+      for (const p0 of [true, false]) {
+        same(be.beaverAnd(c!, a!, b!, d!, e!, p0), reference.beaverAnd(c!, a!, b!, d!, e!, p0), `beaverAnd ${p0}`);
+        same(be.beaverMul(c!, a!, b!, d!, e!, p0), reference.beaverMul(c!, a!, b!, d!, e!, p0), `beaverMul ${p0}`);
+        const msb = be.shrXor(e!, 63, new BigUint64Array(len));
+        same(be.truncFinish(c!, d!, msb, 16, p0), reference.truncFinish(c!, d!, msb, 16, p0), `truncFinish ${p0}`);
+      }
+      const deal = be.truncDeal(a!, 16);
+      const want = reference.truncDeal(a!, 16);
+      same(deal.tr, want.tr, 'truncDeal tr');
+      same(deal.msb, want.msb, 'truncDeal msb');
+      const key = new Uint8Array(randomRing(`longkey${len}`, 4).buffer);
+      const nonce = new Uint8Array(12).fill(7);
+      same(be.prgFill(key, nonce, 3, new BigUint64Array(len)), reference.prgFill(key, nonce, 3, new BigUint64Array(len)), 'prgFill');
+      const cs = be.cosSinTurns(a!, 16);
+      const csWant = reference.cosSinTurns(a!, 16);
+      same(cs.cos, csWant.cos, 'cos');
+      same(cs.sin, csWant.sin, 'sin');
+    }
+    const e = t.throws(() => be.prgFill(new Uint8Array(32), new Uint8Array(12), 2 ** 32 - 100, new BigUint64Array(1 << 17)));
+    t.is((e as SecpError).code, 'ERR_INVALID_ARGUMENT', 'an exhausted stream is reported for a long fill too');
+    const m = t.throws(() => be.beaverMul(...[1, 1, 1, 1].map(() => new BigUint64Array(1 << 17)) as [BigUint64Array, BigUint64Array, BigUint64Array, BigUint64Array],
+      new BigUint64Array((1 << 17) - 1), true));
+    t.is((m as SecpError).code, 'ERR_SHAPE_MISMATCH', 'uneven long inputs are reported, not split');
   });
 
   test(`${name}: bit planes equal the reference and round-trip, padding included`, (t) => {
@@ -160,6 +210,10 @@ for (const name of compiledBackends) {
     code(() => be.shrXor(u(3), 64, u(3)), 'ERR_INVALID_ARGUMENT', /shift/);
     code(() => be.truncFinish(u(3), u(3), u(3), 63, true), 'ERR_INVALID_ARGUMENT', /bits/);
     code(() => be.beaverAnd(u(3), u(3), u(2), u(3), u(3), true), 'ERR_SHAPE_MISMATCH', /elements/);
+    code(() => be.beaverMul(u(3), u(3), u(3), u(2), u(3), false), 'ERR_SHAPE_MISMATCH', /elements/);
+    code(() => be.addScalar(u(3), 1n, u(2)), 'ERR_SHAPE_MISMATCH', /elements/);
+    code(() => be.truncDeal(u(3), 0), 'ERR_INVALID_ARGUMENT', /bits/);
+    code(() => be.truncDeal(u(3), 63), 'ERR_INVALID_ARGUMENT', /bits/);
     code(() => be.toBitPlanes(u(3), 0), 'ERR_INVALID_ARGUMENT', /bit planes/);
     code(() => be.toBitPlanes(u(3), 65), 'ERR_INVALID_ARGUMENT', /bit planes/);
     code(() => be.toBitPlanes(u(65), 2, u(3)), 'ERR_BUFFER_LENGTH', /out/);

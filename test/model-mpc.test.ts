@@ -127,6 +127,32 @@ for (const attention of ['rfa', 'softmax'] as const) {
   });
 }
 
+test('the dealer runs up to dealerAhead stretches ahead of the servers; the logits do not depend on it', async (t) => {
+  const run = async (dealerAhead: number) => {
+    const phases: string[] = [];
+    const s = createLocalSession(new Ring(), mlmSpec(bert, 'rfa', labelIds), bert.weights, {
+      dealerAhead,
+      dealerKey: new Uint8Array(32).fill(3),
+      nonce: new Uint8Array(32).fill(4),
+      onPhase: (phase, role) => phases.push(`${role} ${phase}`),
+    });
+    s.data.shareBatch(batch(bert, true));
+    const logits = await s.data.forward(prompts(bert, 2, 1));
+    const again = await s.data.forward(prompts(bert, 2, 1)); // every forward starts level
+    s.data.close();
+    await s.done;
+    return { logits, again, ahead: phases.indexOf('dealer layer 1') < phases.indexOf('s1 layer 0 output') };
+  };
+  const step = await run(1);
+  const ahead = await run(3);
+  t.false(step.ahead, 'lock step: the dealer starts layer 1 after S1 has passed layer 0');
+  t.true(ahead.ahead, 'dealerAhead 3: the dealer starts layer 1 while S1 is still in layer 0');
+  t.deepEqual(ahead.logits, step.logits);
+  t.deepEqual(ahead.again, step.logits);
+  const bad = createLocalSession(new Ring(), mlmSpec(bert, 'rfa', labelIds), bert.weights, { dealerAhead: 0 });
+  await t.throwsAsync(bad.done, { instanceOf: SecpError, code: 'ERR_INVALID_ARGUMENT', message: /dealerAhead/ });
+});
+
 test('rounds of one forward do not depend on the number of candidates; bytes grow with it', async (t) => {
   const ring = new Ring();
   const s = createLocalSession(ring, mlmSpec(bert, 'rfa', labelIds), bert.weights);

@@ -26,10 +26,12 @@ export async function mulRaw(p: Party, x: Shared, y: Shared, op = 'mul'): Promis
   const b = p.mask(op, n);
   const c = await p.deal(`${op}.c`, n, () => be.mul(a, b));
   if (p.isDealer) return new Shared(x.shape, null);
-  const [e, f] = await p.open(op, be.sub(x.s, a), be.sub(y.s, b));
-  let z = be.add(c, be.add(be.mul(e!, b), be.mul(f!, a)));
-  if (p.index === 0) z = be.add(z, be.mul(e!, f!));
-  return new Shared(x.shape, z);
+  // E = x − a and F = y − b straight into the one buffer that is opened.
+  const masked = new BigUint64Array(2 * n);
+  be.sub(x.s, a, masked.subarray(0, n));
+  be.sub(y.s, b, masked.subarray(n));
+  const [ef] = await p.open(op, masked);
+  return new Shared(x.shape, be.beaverMul(c, a, b, ef!.subarray(0, n), ef!.subarray(n), p.index === 0));
 }
 
 /** Fixed-point elementwise product: mulRaw then truncation (2 rounds). */
@@ -45,9 +47,7 @@ export async function squareRaw(p: Party, x: Shared, op = 'square'): Promise<Sha
   const c = await p.deal(`${op}.c`, n, () => be.mul(a, a));
   if (p.isDealer) return new Shared(x.shape, null);
   const [e] = await p.open(op, be.sub(x.s, a));
-  let z = be.add(c, be.scalarMul(be.mul(e!, a), 2n));
-  if (p.index === 0) z = be.add(z, be.mul(e!, e!));
-  return new Shared(x.shape, z);
+  return new Shared(x.shape, be.beaverMul(c, a, a, e!, e!, p.index === 0));
 }
 
 /**
@@ -138,7 +138,8 @@ export async function mulFixedRowRaw(p: Party, x: Shared, w: FixedWeight, op = '
   const c = await p.deal(`${op}.c`, size, () => be.mul(a, tile(w.b, size)));
   if (p.isDealer) return new Shared(x.shape, null);
   const [e] = await p.open(op, be.sub(x.s, a));
-  return new Shared(x.shape, be.add(c, be.add(be.mul(e!, tile(w.g!, size)), be.mul(a, tile(w.f!, size)))));
+  // c + E·(B_i + [i = 0]·F) + A_i·F, with the row's B_i and F as the triple's second factor and opened value.
+  return new Shared(x.shape, be.beaverMul(c, a, tile(w.b, size), e!, tile(w.f!, size), p.index === 0));
 }
 
 /** The row repeated to `size` elements. */

@@ -179,7 +179,7 @@ export class Party {
   private async exchange(op: string, shares: BigUint64Array[],
     combine: (mine: BigUint64Array, theirs: BigUint64Array) => BigUint64Array): Promise<BigUint64Array[]> {
     if (this.role === 'dealer') throw new SecpError('ERR_INVALID_ARGUMENT', `the dealer takes no part in opening ${op}`);
-    const buf = concatWords(shares);
+    const buf = shares.length === 1 ? shares[0]! : concatWords(shares);
     this.link.send(this.peer, op, bytesOf(buf));
     this.link.meter.round(op);
     const opened = combine(buf, await this.recvWords(this.peer, op, buf.length));

@@ -73,11 +73,7 @@ export function addPublic(p: Party, x: Shared, c: BigUint64Array): Shared {
   if (c.length !== 1 && c.length !== x.size) throw new SecpError('ERR_SHAPE_MISMATCH', `addPublic: ${c.length} constants for ${x.size} elements`);
   return local(p, x.shape, () => {
     if (p.index !== 0) return x.s.slice();
-    if (c.length === x.size) return p.ring.backend.add(x.s, c);
-    const out = x.s.slice();
-    const v = c[0]!;
-    for (let i = 0; i < out.length; i++) out[i] = out[i]! + v;
-    return out;
+    return c.length === x.size ? p.ring.backend.add(x.s, c) : p.ring.backend.addScalar(x.s, c[0]!);
   });
 }
 
@@ -90,23 +86,27 @@ export function mulInt(p: Party, x: Shared, k: bigint): Shared {
 export function addPublicRow(p: Party, x: Shared, row: BigUint64Array): Shared {
   const cols = x.shape[x.shape.length - 1]!;
   if (row.length !== cols) throw new SecpError('ERR_SHAPE_MISMATCH', `addPublicRow: row of ${row.length} for ${cols} columns`);
-  return local(p, x.shape, () => {
-    const out = x.s.slice();
-    if (p.index === 0) for (let i = 0; i < out.length; i++) out[i] = out[i]! + row[i % cols]!;
-    return out;
-  });
+  return local(p, x.shape, () => (p.index === 0 ? addToRows(p, x.s, row) : x.s.slice()));
+}
+
+/** x + row on every row of x: the kernel once per row, or once on the row tiled when rows are short. */
+function addToRows(p: Party, x: BigUint64Array, row: BigUint64Array): BigUint64Array {
+  const be = p.ring.backend;
+  const cols = row.length;
+  const out = new BigUint64Array(x.length);
+  if (cols < 256) {
+    for (let at = 0; at < x.length; at += cols) out.set(row, at);
+    return be.add(x, out);
+  }
+  for (let at = 0; at < x.length; at += cols) be.add(x.subarray(at, at + cols), row, out.subarray(at, at + cols));
+  return out;
 }
 
 /** Adds a shared row vector to every row of x (e.g. a secret bias). */
 export function addRow(p: Party, x: Shared, row: Shared): Shared {
   const cols = x.shape[x.shape.length - 1]!;
   if (row.size !== cols) throw new SecpError('ERR_SHAPE_MISMATCH', `addRow: row of ${row.size} for ${cols} columns`);
-  return local(p, x.shape, () => {
-    const out = x.s.slice();
-    const r = row.s;
-    for (let i = 0; i < out.length; i++) out[i] = out[i]! + r[i % cols]!;
-    return out;
-  });
+  return local(p, x.shape, () => addToRows(p, x.s, row.s));
 }
 
 /** Concatenates shared tensors along the first axis. */

@@ -11,7 +11,6 @@ import { SecpError } from '../../bindings/errors.js';
 import type { Party } from './party.js';
 import { Shared } from './shared.js';
 
-const LOW63 = (1n << 63n) - 1n;
 const OFFSET = 1n << 62n;
 
 export async function truncate(p: Party, x: Shared, bits: number = p.ring.fracBits, op = 'trunc'): Promise<Shared> {
@@ -20,12 +19,13 @@ export async function truncate(p: Party, x: Shared, bits: number = p.ring.fracBi
   const n = x.size;
   const be = p.ring.backend;
   const r = p.rand(n);
-  const zero = (): BigUint64Array => new BigUint64Array(n);
-  const rTr = await p.deal(`${op}.r_tr`, n, () => be.shrXor(be.and(r, new BigUint64Array(n).fill(LOW63)), bits, zero()));
-  const rMsb = await p.deal(`${op}.r_msb`, n, () => be.shrXor(r, 63, zero()));
+  let dealt: { tr: BigUint64Array; msb: BigUint64Array } | undefined;
+  const deal = () => (dealt ??= be.truncDeal(r, bits));
+  const rTr = await p.deal(`${op}.r_tr`, n, () => deal().tr);
+  const rMsb = await p.deal(`${op}.r_msb`, n, () => deal().msb);
   if (p.isDealer) return new Shared(x.shape, null);
   let masked = be.add(x.s, r);
-  if (p.index === 0) masked = be.add(masked, new BigUint64Array(n).fill(OFFSET));
+  if (p.index === 0) masked = be.addScalar(masked, OFFSET);
   const [c] = await p.open(op, masked);
   return new Shared(x.shape, be.truncFinish(c!, rTr, rMsb, bits, p.index === 0));
 }

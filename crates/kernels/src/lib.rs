@@ -8,6 +8,7 @@
 mod bits;
 mod error;
 mod fixed;
+mod fused;
 mod matmul;
 mod matmul_packed;
 mod ops;
@@ -17,6 +18,7 @@ mod trig;
 pub use bits::{and, beaver_and, from_bit_planes, shr_xor, to_bit_planes, trunc_finish, xor};
 pub use error::KernelError;
 pub use fixed::{decode, encode, FRAC_BITS_MAX};
+pub use fused::{add_scalar, beaver_mul, trunc_deal};
 pub use matmul::{matmul, matmul_bt, BLOCK};
 pub use ops::{add, mul, neg, scalar_mul, sub, sum_axis};
 pub use prg::{chacha20_block, prg_fill, KEY_BYTES, NONCE_BYTES};

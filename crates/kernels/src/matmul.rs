@@ -68,15 +68,19 @@ fn matmul_tiled(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u
     if m == 0 || n == 0 || k == 0 {
         return;
     }
+    let mut bpack = if m >= MR { vec![0u64; BLOCK * NC] } else { Vec::new() };
     let mut jb = 0;
     while jb < n {
         let je = if jb + NC < n { jb + NC } else { n };
         let mut kb = 0;
         while kb < k {
             let ke = if kb + BLOCK < k { kb + BLOCK } else { k };
+            if m >= MR {
+                pack_b(b, n, jb, je, kb, ke, &mut bpack);
+            }
             let mut i = 0;
             while i + MR <= m {
-                tile4(a, b, k, n, i, jb, je, kb, ke, out);
+                tile4(a, &bpack, b, k, n, i, jb, je, kb, ke, out);
                 i += MR;
             }
             while i < m {
@@ -96,10 +100,137 @@ fn matmul_tiled(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u
     }
 }
 
-/// Four output rows `i..i+4`, columns `jb..je`, accumulating over `kb..ke`.
+/// Columns of one register block of `micro`.
+const NR: usize = 4;
+const LOW32: u64 = 0xffff_ffff;
+
+/// Four output rows `i..i+4`, columns `jb..je`, accumulating over `kb..ke`: register blocks of NR
+/// columns on a packed copy of the `b` block, the last `(je - jb) % NR` columns by `rows4`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn tile4(a: &[u64], b: &[u64], k: usize, n: usize, i: usize, jb: usize, je: usize, kb: usize, ke: usize, out: &mut [u64]) {
+fn tile4(a: &[u64], bpack: &[u64], b: &[u64], k: usize, n: usize, i: usize, jb: usize, je: usize, kb: usize, ke: usize, out: &mut [u64]) {
+    let kc = ke - kb;
+    let panels = (je - jb) / NR;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            let mut apack = [0u64; 8 * BLOCK];
+            for t in 0..kc {
+                for r in 0..4 {
+                    let v = a[(i + r) * k + kb + t];
+                    apack[t * 8 + 2 * r] = v;
+                    apack[t * 8 + 2 * r + 1] = v.rotate_left(32);
+                }
+            }
+            for p in 0..panels {
+                // SAFETY: the CPU supports AVX2 (checked just above); micro_avx2 checks its bounds by slicing.
+                unsafe { micro_avx2(&apack, &bpack[p * kc * NR..(p + 1) * kc * NR], n, i, jb + p * NR, kc, out) };
+            }
+            let j = jb + panels * NR;
+            if j < je {
+                rows4(a, b, k, n, i, j, je, kb, ke, out);
+            }
+            return;
+        }
+    }
+    for p in 0..panels {
+        micro(a, &bpack[p * kc * NR..(p + 1) * kc * NR], k, n, i, jb + p * NR, kb, ke, out);
+    }
+    let j = jb + panels * NR;
+    if j < je {
+        rows4(a, b, k, n, i, j, je, kb, ke, out);
+    }
+}
+
+/// `bpack[(p·kc + t)·NR + c] = b[(kb + t)·n + jb + p·NR + c]` for the whole panels of columns `jb..je`.
+#[inline(always)]
+fn pack_b(b: &[u64], n: usize, jb: usize, je: usize, kb: usize, ke: usize, bpack: &mut [u64]) {
+    let kc = ke - kb;
+    for p in 0..(je - jb) / NR {
+        for t in 0..kc {
+            let src = (kb + t) * n + jb + p * NR;
+            bpack[(p * kc + t) * NR..(p * kc + t + 1) * NR].copy_from_slice(&b[src..src + NR]);
+        }
+    }
+}
+
+/// A 4 x NR block of `out` += a[i..i+4, kb..ke] · b[kb..ke, j..j+NR], with every product split into 32-bit
+/// halves: x·y = xl·yl + (xh·yl + xl·yh)·2^32 mod 2^64, and the two sums are kept apart until the end
+/// ((Σ s)·2^32 = Σ (s·2^32) mod 2^64). Each half product is one 32×32→64-bit multiply (AVX2's vpmuludq, 4
+/// lanes), where a 64-bit product would cost three multiplies, two shifts and two adds. Exact in Z_2^64.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn micro(a: &[u64], panel: &[u64], k: usize, n: usize, i: usize, j: usize, kb: usize, ke: usize, out: &mut [u64]) {
+    let kc = ke - kb;
+    let rows = [
+        &a[i * k + kb..i * k + ke],
+        &a[(i + 1) * k + kb..(i + 1) * k + ke],
+        &a[(i + 2) * k + kb..(i + 2) * k + ke],
+        &a[(i + 3) * k + kb..(i + 3) * k + ke],
+    ];
+    let mut low = [[0u64; NR]; 4];
+    let mut cross = [[0u64; NR]; 4];
+    for (t, bv) in panel.chunks_exact(NR).take(kc).enumerate() {
+        let mut bl = [0u64; NR];
+        let mut bh = [0u64; NR];
+        for c in 0..NR {
+            bl[c] = bv[c] & LOW32;
+            bh[c] = bv[c] >> 32;
+        }
+        for r in 0..4 {
+            let av = rows[r][t];
+            let (al, ah) = (av & LOW32, av >> 32);
+            for c in 0..NR {
+                low[r][c] = low[r][c].wrapping_add(al * bl[c]);
+                cross[r][c] = cross[r][c].wrapping_add((ah * bl[c]).wrapping_add(al * bh[c]));
+            }
+        }
+    }
+    for r in 0..4 {
+        let o = &mut out[(i + r) * n + j..(i + r) * n + j + NR];
+        for c in 0..NR {
+            o[c] = o[c].wrapping_add(low[r][c].wrapping_add(cross[r][c] << 32));
+        }
+    }
+}
+
+/// `micro` in AVX2 intrinsics, with two multiplies per 4 lanes instead of three: vpmuludq gives xl·yl, and
+/// vpmulld of y against x with its halves swapped gives xh·yl and xl·yh as the two 32-bit halves of a lane,
+/// summed per half with 32-bit adds (only the cross sum mod 2^32 matters). `apack` holds, per step t, the
+/// four rows' a and a rotated by 32 bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn micro_avx2(apack: &[u64], panel: &[u64], n: usize, i: usize, j: usize, kc: usize, out: &mut [u64]) {
+    use std::arch::x86_64::*;
+    // The slicing checks every bound the raw reads below rely on.
+    let panel = &panel[..kc * NR];
+    let apack = &apack[..kc * 8];
+    let mut low = [_mm256_setzero_si256(); 4];
+    let mut cross = [_mm256_setzero_si256(); 4];
+    for t in 0..kc {
+        let b = _mm256_loadu_si256(panel.as_ptr().add(t * NR) as *const __m256i);
+        let ap = apack.as_ptr().add(t * 8);
+        for r in 0..4 {
+            let al = _mm256_set1_epi64x(*ap.add(2 * r) as i64);
+            let sw = _mm256_set1_epi64x(*ap.add(2 * r + 1) as i64);
+            low[r] = _mm256_add_epi64(low[r], _mm256_mul_epu32(al, b));
+            cross[r] = _mm256_add_epi32(cross[r], _mm256_mullo_epi32(sw, b));
+        }
+    }
+    for r in 0..4 {
+        let o = &mut out[(i + r) * n + j..(i + r) * n + j + NR];
+        let prev = _mm256_loadu_si256(o.as_ptr() as *const __m256i);
+        // (cross_lo + cross_hi) · 2^32: the high half shifted onto the low one, added, moved up.
+        let c = _mm256_slli_epi64::<32>(_mm256_add_epi32(cross[r], _mm256_srli_epi64::<32>(cross[r])));
+        _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, _mm256_add_epi64(prev, _mm256_add_epi64(low[r], c)));
+    }
+}
+
+/// Four output rows `i..i+4`, columns `jb..je`, accumulating over `kb..ke` (row by row in memory).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn rows4(a: &[u64], b: &[u64], k: usize, n: usize, i: usize, jb: usize, je: usize, kb: usize, ke: usize, out: &mut [u64]) {
     let w = je - jb;
     let (r0, rest) = out[i * n..].split_at_mut(n);
     let (r1, rest) = rest.split_at_mut(n);

@@ -1,5 +1,7 @@
 //! Node-API bindings for `secp-kernels`: argument conversion and error mapping only, plus a
-//! row split of large matmuls across the rayon pool (rows of `a` and `out` are independent).
+//! row split of large matmuls across the rayon pool (rows of `a` and `out` are independent) and a
+//! chunk split of long elementwise kernels and of the PRG (every element, and every ChaCha20 block, is
+//! independent; the chunks run the same kernel, so results do not depend on the split).
 //!
 //! Every function writes into a caller-provided typed array (zero copy); the TypeScript wrapper
 //! (bindings/native.ts) allocates missing outputs. Kernel errors become JS errors whose `code` is
@@ -34,6 +36,16 @@ fn to_js(e: KernelError) -> Error<&'static str> {
 
 fn invalid(message: String) -> Error<&'static str> {
     Error::new("ERR_INVALID_ARGUMENT", message)
+}
+
+/// A JS bigint taken mod 2^64 (negative values wrap).
+fn wrap_u64(s: &BigInt) -> u64 {
+    let (negative, low, _) = s.get_u64();
+    if negative {
+        low.wrapping_neg()
+    } else {
+        low
+    }
 }
 
 /// JS numbers arrive as i64 so that negative or huge values are reported instead of wrapping.
@@ -86,6 +98,47 @@ macro_rules! out_mut {
         // written by another worker meanwhile is that caller's race, as with any typed-array API).
         unsafe { $out.as_mut() }
     }};
+}
+
+/// Elementwise kernels and the PRG split across the pool from this many words on (below it a split costs
+/// more than it saves on 2 cores).
+const PAR_MIN_WORDS: usize = 1 << 16;
+/// Words per chunk of such a split: a multiple of 8 (whole ChaCha20 blocks).
+const PAR_CHUNK: usize = 1 << 15;
+
+/// Runs `kernel(start, out_chunk)` on chunks of `out` across the pool when `out` is long and `whole` is
+/// false, else once on all of `out`. Callers pass `whole = true` for inconsistent arguments, so that the
+/// kernel runs whole and reports them exactly as unsplit.
+fn par_chunks<F>(out: &mut [u64], whole: bool, kernel: F) -> Result<(), KernelError>
+where
+    F: Fn(usize, &mut [u64]) -> Result<(), KernelError> + Sync,
+{
+    if whole || out.len() < PAR_MIN_WORDS || rayon::current_num_threads() < 2 {
+        return kernel(0, out);
+    }
+    out.par_chunks_mut(PAR_CHUNK).enumerate().try_for_each(|(i, o)| kernel(i * PAR_CHUNK, o))
+}
+
+/// `x[start..start + len]`, the input of one chunk; all of `x` for a whole call (lengths to be reported).
+fn part(x: &[u64], start: usize, len: usize, whole: bool) -> &[u64] {
+    if whole {
+        x
+    } else {
+        &x[start..start + len]
+    }
+}
+
+/// True unless every input has the output's length (then the kernel must run whole to report it).
+fn uneven(out: usize, inputs: &[usize]) -> bool {
+    inputs.iter().any(|&l| l != out)
+}
+
+type Zip2 = fn(&[u64], &[u64], &mut [u64]) -> Result<(), KernelError>;
+
+/// A two-input elementwise kernel, split across the pool when long.
+fn zip2_par(kernel: Zip2, a: &[u64], b: &[u64], out: &mut [u64]) -> Result<(), KernelError> {
+    let whole = uneven(out.len(), &[a.len(), b.len()]);
+    par_chunks(out, whole, |s, o| kernel(part(a, s, o.len(), whole), part(b, s, o.len(), whole), o))
 }
 
 type MatmulKernel = fn(&[u64], &[u64], usize, usize, usize, &mut [u64]) -> Result<(), KernelError>;
@@ -218,7 +271,7 @@ pub fn add(
     b: BigUint64ArraySlice,
     mut out: BigUint64ArraySlice,
 ) -> napi::Result<(), &'static str> {
-    secp_kernels::add(&a, &b, out_mut!(out, a, b)).map_err(to_js)
+    zip2_par(secp_kernels::add, &a, &b, out_mut!(out, a, b)).map_err(to_js)
 }
 
 #[napi(catch_unwind)]
@@ -227,17 +280,17 @@ pub fn sub(
     b: BigUint64ArraySlice,
     mut out: BigUint64ArraySlice,
 ) -> napi::Result<(), &'static str> {
-    secp_kernels::sub(&a, &b, out_mut!(out, a, b)).map_err(to_js)
+    zip2_par(secp_kernels::sub, &a, &b, out_mut!(out, a, b)).map_err(to_js)
 }
 
 #[napi(catch_unwind)]
 pub fn xor(a: BigUint64ArraySlice, b: BigUint64ArraySlice, mut out: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
-    secp_kernels::xor(&a, &b, out_mut!(out, a, b)).map_err(to_js)
+    zip2_par(secp_kernels::xor, &a, &b, out_mut!(out, a, b)).map_err(to_js)
 }
 
 #[napi(catch_unwind)]
 pub fn and(a: BigUint64ArraySlice, b: BigUint64ArraySlice, mut out: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
-    secp_kernels::and(&a, &b, out_mut!(out, a, b)).map_err(to_js)
+    zip2_par(secp_kernels::and, &a, &b, out_mut!(out, a, b)).map_err(to_js)
 }
 
 /// (a >> s) ^ b.
@@ -248,7 +301,10 @@ pub fn shr_xor(
     b: BigUint64ArraySlice,
     mut out: BigUint64ArraySlice,
 ) -> napi::Result<(), &'static str> {
-    secp_kernels::shr_xor(&a, s, &b, out_mut!(out, a, b)).map_err(to_js)
+    let out = out_mut!(out, a, b);
+    let (a, b) = (&*a, &*b);
+    let whole = uneven(out.len(), &[a.len(), b.len()]);
+    par_chunks(out, whole, |st, o| secp_kernels::shr_xor(part(&a, st, o.len(), whole), s, part(&b, st, o.len(), whole), o)).map_err(to_js)
 }
 
 /// Bit planes of the low `bits` bits of `x` (see the kernel's doc).
@@ -275,7 +331,14 @@ pub fn trunc_finish(
     party0: bool,
     mut out: BigUint64ArraySlice,
 ) -> napi::Result<(), &'static str> {
-    secp_kernels::trunc_finish(&c, &r_tr, &r_msb, bits, party0, out_mut!(out, c, r_tr, r_msb)).map_err(to_js)
+    let out = out_mut!(out, c, r_tr, r_msb);
+    let (c, r_tr, r_msb) = (&*c, &*r_tr, &*r_msb);
+    let whole = uneven(out.len(), &[c.len(), r_tr.len(), r_msb.len()]);
+    par_chunks(out, whole, |s, o| {
+        let n = o.len();
+        secp_kernels::trunc_finish(part(&c, s, n, whole), part(&r_tr, s, n, whole), part(&r_msb, s, n, whole), bits, party0, o)
+    })
+    .map_err(to_js)
 }
 
 /// One Beaver AND on XOR shares.
@@ -290,7 +353,55 @@ pub fn beaver_and(
     party0: bool,
     mut out: BigUint64ArraySlice,
 ) -> napi::Result<(), &'static str> {
-    secp_kernels::beaver_and(&c, &a, &b, &d, &e, party0, out_mut!(out, c, a, b, d, e)).map_err(to_js)
+    let out = out_mut!(out, c, a, b, d, e);
+    let (c, a, b, d, e) = (&*c, &*a, &*b, &*d, &*e);
+    let whole = uneven(out.len(), &[c.len(), a.len(), b.len(), d.len(), e.len()]);
+    par_chunks(out, whole, |s, o| {
+        let n = o.len();
+        secp_kernels::beaver_and(part(&c, s, n, whole), part(&a, s, n, whole), part(&b, s, n, whole), part(&d, s, n, whole), part(&e, s, n, whole), party0, o)
+    })
+    .map_err(to_js)
+}
+
+/// One Beaver product on additive shares: c + e·b + f·a (+ e·f on party 0), one pass.
+#[napi(js_name = "beaverMul", catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn beaver_mul(
+    c: BigUint64ArraySlice,
+    a: BigUint64ArraySlice,
+    b: BigUint64ArraySlice,
+    e: BigUint64ArraySlice,
+    f: BigUint64ArraySlice,
+    party0: bool,
+    mut out: BigUint64ArraySlice,
+) -> napi::Result<(), &'static str> {
+    let out = out_mut!(out, c, a, b, e, f);
+    let (c, a, b, e, f) = (&*c, &*a, &*b, &*e, &*f);
+    let whole = uneven(out.len(), &[c.len(), a.len(), b.len(), e.len(), f.len()]);
+    par_chunks(out, whole, |s, o| {
+        let n = o.len();
+        secp_kernels::beaver_mul(part(&c, s, n, whole), part(&a, s, n, whole), part(&b, s, n, whole), part(&e, s, n, whole), part(&f, s, n, whole), party0, o)
+    })
+    .map_err(to_js)
+}
+
+/// a + s for one scalar s (taken mod 2^64).
+#[napi(js_name = "addScalar", catch_unwind)]
+pub fn add_scalar(a: BigUint64ArraySlice, s: BigInt, mut out: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
+    let s = wrap_u64(&s);
+    let out = out_mut!(out, a);
+    let a: &[u64] = &a;
+    let whole = uneven(out.len(), &[a.len()]);
+    par_chunks(out, whole, |st, o| secp_kernels::add_scalar(part(&a, st, o.len(), whole), s, o)).map_err(to_js)
+}
+
+/// The dealer's (r mod 2^63) >> bits and r >> 63 for truncation.
+#[napi(js_name = "truncDeal", catch_unwind)]
+pub fn trunc_deal(r: BigUint64ArraySlice, bits: u32, mut tr: BigUint64ArraySlice, mut msb: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
+    check_disjoint(span(&tr), &[span(&msb)])?;
+    let tr = out_mut!(tr, r);
+    let msb = out_mut!(msb, r);
+    secp_kernels::trunc_deal(&r, bits, tr, msb).map_err(to_js)
 }
 
 #[napi(catch_unwind)]
@@ -299,12 +410,15 @@ pub fn mul(
     b: BigUint64ArraySlice,
     mut out: BigUint64ArraySlice,
 ) -> napi::Result<(), &'static str> {
-    secp_kernels::mul(&a, &b, out_mut!(out, a, b)).map_err(to_js)
+    zip2_par(secp_kernels::mul, &a, &b, out_mut!(out, a, b)).map_err(to_js)
 }
 
 #[napi(catch_unwind)]
 pub fn neg(a: BigUint64ArraySlice, mut out: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
-    secp_kernels::neg(&a, out_mut!(out, a)).map_err(to_js)
+    let out = out_mut!(out, a);
+    let a: &[u64] = &a;
+    let whole = uneven(out.len(), &[a.len()]);
+    par_chunks(out, whole, |s, o| secp_kernels::neg(part(&a, s, o.len(), whole), o)).map_err(to_js)
 }
 
 /// s·a mod 2^64; `s` is taken mod 2^64 (negative bigints wrap).
@@ -314,9 +428,11 @@ pub fn scalar_mul(
     s: BigInt,
     mut out: BigUint64ArraySlice,
 ) -> napi::Result<(), &'static str> {
-    let (negative, low, _) = s.get_u64();
-    let s = if negative { low.wrapping_neg() } else { low };
-    secp_kernels::scalar_mul(&a, s, out_mut!(out, a)).map_err(to_js)
+    let s = wrap_u64(&s);
+    let out = out_mut!(out, a);
+    let a: &[u64] = &a;
+    let whole = uneven(out.len(), &[a.len()]);
+    par_chunks(out, whole, |st, o| secp_kernels::scalar_mul(part(&a, st, o.len(), whole), s, o)).map_err(to_js)
 }
 
 #[napi(catch_unwind)]
@@ -359,7 +475,12 @@ pub fn prg_fill(
     mut out: BigUint64ArraySlice,
 ) -> napi::Result<(), &'static str> {
     let counter = small("counter", counter)?;
-    secp_kernels::prg_fill(&key, &nonce, counter, out_mut!(out, key, nonce)).map_err(to_js)
+    let out = out_mut!(out, key, nonce);
+    let (key, nonce): (&[u8], &[u8]) = (&key, &nonce);
+    // Bad keys, nonces and counters are reported by one whole call; chunk i starts at block counter + i·PAR_CHUNK/8.
+    let blocks = (out.len() as u64 + 7) / 8;
+    let whole = key.len() != secp_kernels::KEY_BYTES || nonce.len() != secp_kernels::NONCE_BYTES || counter as u64 + blocks > 1 << 32;
+    par_chunks(out, whole, |s, o| secp_kernels::prg_fill(&key, &nonce, counter + (s / 8) as u32, o)).map_err(to_js)
 }
 
 #[napi(catch_unwind)]
@@ -373,7 +494,17 @@ pub fn cos_sin_turns(
     check_disjoint(span(&cos_out), &[span(&sin_out)])?;
     let cos_out = out_mut!(cos_out, angle);
     let sin_out = out_mut!(sin_out, angle);
-    secp_kernels::cos_sin_turns(&angle, frac_bits, cos_out, sin_out).map_err(to_js)
+    let angle: &[u64] = &angle;
+    let n = angle.len();
+    if n < PAR_MIN_WORDS || cos_out.len() != n || sin_out.len() != n || rayon::current_num_threads() < 2 {
+        return secp_kernels::cos_sin_turns(&angle, frac_bits, cos_out, sin_out).map_err(to_js);
+    }
+    cos_out
+        .par_chunks_mut(PAR_CHUNK)
+        .zip(sin_out.par_chunks_mut(PAR_CHUNK))
+        .zip(angle.par_chunks(PAR_CHUNK))
+        .try_for_each(|((c, s), a)| secp_kernels::cos_sin_turns(a, frac_bits, c, s))
+        .map_err(to_js)
 }
 
 #[napi(catch_unwind)]
@@ -384,6 +515,33 @@ pub fn angle_scale(
 ) -> napi::Result<(), &'static str> {
     let frac_bits = small("fracBits", frac_bits)?;
     secp_kernels::angle_scale(&w, frac_bits, out_mut!(out, w)).map_err(to_js)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    fn mallopt(param: std::os::raw::c_int, value: std::os::raw::c_int) -> std::os::raw::c_int;
+}
+
+/// Makes glibc's malloc serve allocations below `bytes` from its heap and keep up to `bytes` of freed
+/// memory there instead of returning it to the kernel (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD). Node allocates
+/// every typed array with calloc; by default each large one is a fresh mmap whose pages fault in on first
+/// touch (about 27 ms for a 32 MB array on the 2-core VM, against 5 ms to write a reused one). Returns
+/// whether both settings took (false off glibc).
+#[napi]
+pub fn retain_freed_memory(bytes: u32) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const M_TRIM_THRESHOLD: std::os::raw::c_int = -1;
+        const M_MMAP_THRESHOLD: std::os::raw::c_int = -3;
+        let v = bytes.min(i32::MAX as u32) as std::os::raw::c_int;
+        // SAFETY: mallopt only sets two of glibc's malloc parameters; it is safe to call at any time.
+        unsafe { mallopt(M_MMAP_THRESHOLD, v) == 1 && mallopt(M_TRIM_THRESHOLD, v) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = bytes;
+        false
+    }
 }
 
 /// Threads in the pool that large matmuls are split across (RAYON_NUM_THREADS overrides it).

@@ -233,6 +233,31 @@ pub unsafe extern "C" fn neg(a: *const u64, a_len: usize, out: *mut u64, out_len
 }
 
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn beaver_mul(
+    c: *const u64,
+    a: *const u64,
+    b: *const u64,
+    e: *const u64,
+    f: *const u64,
+    n: usize,
+    party0: i32,
+    out: *mut u64,
+) -> i32 {
+    status(k::beaver_mul(view(c, n), view(a, n), view(b, n), view(e, n), view(f, n), party0 != 0, view_mut(out, n)))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn add_scalar(a: *const u64, a_len: usize, s: u64, out: *mut u64, out_len: usize) -> i32 {
+    status(k::add_scalar(view(a, a_len), s, view_mut(out, out_len)))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn trunc_deal(r: *const u64, n: usize, bits: u32, tr: *mut u64, msb: *mut u64) -> i32 {
+    status(k::trunc_deal(view(r, n), bits, view_mut(tr, n), view_mut(msb, n)))
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn scalar_mul(a: *const u64, a_len: usize, s: u64, out: *mut u64, out_len: usize) -> i32 {
     status(k::scalar_mul(view(a, a_len), s, view_mut(out, out_len)))
 }
