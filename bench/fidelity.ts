@@ -5,7 +5,7 @@
  *       add on top of the RFA approximation itself).
  *
  *   npm run fidelity -- [--model DIR] [--features 16,32,...] [--taus 0.5,1,2,sqrt] [--examples N]
- *                       [--mpc-examples N] [--mpc-features D] [--skip-mpc]
+ *                       [--mpc-examples N] [--mpc-features D] [--skip-mpc] [--kernel normalized|exp]
  *
  * Default model: a tiny seeded BERT (2 layers, hidden 64, 4 heads); --model DIR takes a HF folder such as
  * .cache/models/all-MiniLM-L6-v2 or .cache/models/bert-base-uncased. With an MLM head the logits are the
@@ -13,7 +13,8 @@
  * cosine similarities of the mean-pooled embedding to the pooled embeddings of the label words (computed with
  * softmax attention), plus the largest difference of the unit-normalised pooled embeddings themselves.
  * 'sqrt' in --taus is √d_head (softmax's temperature; the default τ is 1); (b) runs every τ of --taus with D = --mpc-features. Agreement is
- * the share of examples with the same argmax. The tiny default takes ~15 s; all-MiniLM-L6-v2 ~4 min for (a).
+ * the share of examples with the same argmax. --kernel exp measures RFA of softmax's own kernel (τ does not
+ * apply: --taus is ignored); untuned accuracy on real data is bench/accuracy.ts (npm run accuracy). The tiny default takes ~15 s; all-MiniLM-L6-v2 ~4 min for (a).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     'mpc-examples': { type: 'string', default: '8' },
     'mpc-features': { type: 'string', default: '64' },
     'skip-mpc': { type: 'boolean', default: false },
+    kernel: { type: 'string', default: 'normalized' },
   },
 });
 
@@ -144,19 +146,21 @@ console.log(
 // (a) plaintext RFA vs plaintext softmax.
 const t0 = performance.now();
 const ref = run(softmax);
-const taus = args.taus.split(',').map((t) => (t === 'sqrt' ? Math.sqrt(dh) : Number(t)));
+if (args.kernel !== 'normalized' && args.kernel !== 'exp') throw new Error(`--kernel must be normalized or exp, got ${args.kernel}`);
+const kernel = args.kernel;
+const taus = kernel === 'exp' ? [1] : args.taus.split(',').map((t) => (t === 'sqrt' ? Math.sqrt(dh) : Number(t)));
 const featureCounts = args.features.split(',').map(Number);
 const rowsA = [['tau', 'D', 'max|Δlogit|', 'mean|Δlogit|', 'argmax agree', ...(mlm ? [] : ['max|Δemb|'])]];
 for (const tau of taus) {
   for (const D of featureCounts) {
-    const out = run(new PlainEncoder(model, { attention: 'rfa', rfa: { features: D, tau } }));
+    const out = run(new PlainEncoder(model, { attention: 'rfa', rfa: { kernel, features: D, tau } }));
     const d = diff(out.map((o) => o.logits), ref.map((o) => o.logits));
     const row = [tau.toFixed(2), String(D), e2(d.max), e2(d.mean), pct(d.agree)];
     if (!mlm) row.push(e2(diff(out.map((o) => o.pooled!), ref.map((o) => o.pooled!)).max));
     rowsA.push(row);
   }
 }
-console.log(`\n(a) plaintext RFA vs plaintext softmax (${((performance.now() - t0) / 1000).toFixed(1)} s)\n${table(rowsA)}`);
+console.log(`\n(a) plaintext RFA (${kernel} kernel) vs plaintext softmax (${((performance.now() - t0) / 1000).toFixed(1)} s)\n${table(rowsA)}`);
 
 // (b) MPC RFA vs plaintext RFA, on a padded batch with 2 prompt candidates ('add' mode).
 if (!args['skip-mpc']) {
@@ -178,7 +182,7 @@ if (!args['skip-mpc']) {
   const rowsB = [['tau', 'D', 'max|Δlogit|', 'mean|Δlogit|', 'argmax agree', 'seconds']];
   for (const tau of taus) {
     const D = Number(args['mpc-features']);
-    const rfa: RfaOptions = { features: D, tau };
+    const rfa: RfaOptions = { kernel, features: D, tau };
     const opts: EncoderOptions = { attention: 'rfa', rfa, gelu: geluApprox };
     const enc = new PlainEncoder(model, opts);
     const want = prompts.flatMap((p) =>

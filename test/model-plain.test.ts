@@ -7,6 +7,8 @@ import { loadModel, type LoadedModel } from '../ts/model/config.js';
 import {
   PlainEncoder,
   attentionRfa,
+  attentionRfaExp,
+  attentionSoftmax,
   erf,
   geluErf,
   labelLogits,
@@ -246,6 +248,43 @@ test('RFA with many features approximates exact Gaussian-kernel attention exp(τ
   t.true(e4096 < 0.05);
   t.true(e16384 < 0.025);
   t.true(e256 > e4096 && e4096 > e16384);
+});
+
+test("RFA 'exp' kernel with many features approximates the model's own softmax attention exp(q·k/√d)", (t) => {
+  const [n, heads, dh] = [8, 2, 8];
+  const H = heads * dh;
+  const { q, k, v, mask } = qkv(n, H, 9);
+  // Unscaled softmax attention is the target (no temperature, no normalisation of q, k).
+  const exact = attentionSoftmax(q, k, v, n, heads, mask);
+  const err = (D: number) => {
+    let s = 0;
+    for (const seed of [1, 2, 3]) {
+      const W = [0, 1].map((h) => rfaFeatures(seed, 0, h, D, dh, 1));
+      s += rms(attentionRfaExp(q, k, v, n, heads, mask, W, 1e-3), exact);
+    }
+    return s / 3;
+  };
+  const [e256, e4096, e16384] = [err(256), err(4096), err(16384)];
+  t.log(`mean RMS error vs softmax: D=256 ${e256.toFixed(4)}, D=4096 ${e4096.toFixed(4)}, D=16384 ${e16384.toFixed(4)}`);
+  // Error ~ 1/√D once the normaliser is above the noise (measured 8.0, 0.11, 0.055).
+  t.true(e16384 < 0.08);
+  t.true(e256 > e4096 && e4096 > e16384);
+  // The 'normalized' kernel converges to a different attention: it stays far from softmax at any D.
+  const W = [0, 1].map((h) => rfaFeatures(1, 0, h, 16384, dh, 1));
+  t.true(rms(attentionRfa(q, k, v, n, heads, mask, W, 0, 1e-3), exact) > 2 * e16384);
+  // Masked keys carry no weight: changing their values changes nothing.
+  const v2 = Float64Array.from(v, (x, i) => (mask[Math.floor(i / H)] ? x : x + 100));
+  const W64 = [0, 1].map((h) => rfaFeatures(4, 0, h, 64, dh, 1));
+  t.deepEqual(attentionRfaExp(q, k, v2, n, heads, mask, W64, 1e-3), attentionRfaExp(q, k, v, n, heads, mask, W64, 1e-3));
+});
+
+test("rfa.kernel: 'exp' draws N(0, I) features whatever tau; unknown kernels are rejected", (t) => {
+  const e = new PlainEncoder(tiny('bert'), { attention: 'rfa', rfa: { kernel: 'exp', features: 8, seed: 2, tau: 3 } });
+  t.is(e.rfa!.kernel, 'exp');
+  t.deepEqual(e.rfa!.matrices[1]![2], rfaFeatures(2, 1, 2, 8, 8, 1));
+  t.is(new PlainEncoder(tiny('bert'), { attention: 'rfa' }).rfa!.kernel, 'normalized');
+  const err = t.throws(() => new PlainEncoder(tiny('bert'), { attention: 'rfa', rfa: { kernel: 'gauss' as never } }));
+  t.true(err instanceof SecpError && err.code === 'ERR_INVALID_ARGUMENT');
 });
 
 test('rfaFeatures: deterministic per (seed, layer, head), rows ~ N(0, τI)', (t) => {

@@ -41,9 +41,10 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'model', kind: 'path', arg: 'DIR', group: 'Model', required: true, help: 'HF model folder (config.json, model.safetensors, tokenizer)' },
     { name: 'kind', kind: 'enum', values: ['auto', 'mlm', 'pooled'], default: 'auto', group: 'Model', help: "how logits are read: MLM head at [MASK], or pooled embedding vs label texts; auto: 'mlm' if the model has an MLM head" },
     { name: 'attention', kind: 'enum', values: ['rfa', 'softmax'], default: PLAIN_EVALUATOR_DEFAULTS.attention, group: 'Model', help: 'attention: random features (what the MPC forward runs) or exact softmax' },
-    { name: 'rfa-features', kind: 'int', overMax: (v) => overMax('rfa-features', v), min: 1, max: 4096, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
+    { name: 'rfa-kernel', kind: 'enum', values: ['normalized', 'exp'], default: RFA_DEFAULTS.kernel, group: 'Model', help: "RFA kernel: 'normalized' (unit q, k, weights ∝ exp(tau·cos(q, k)), the paper's) or 'exp' (the model's own softmax kernel exp(q·k/√d) with per-key weights; needs many features, see docs/results.md)" },
+    { name: 'rfa-features', kind: 'int', overMax: (v) => overMax('rfa-features', v), min: 1, max: 65536, default: RFA_DEFAULTS.features, group: 'Model', help: 'random features per head' },
     { name: 'rfa-seed', kind: 'int', min: 0, max: 2 ** 32 - 1, default: RFA_DEFAULTS.seed, group: 'Model', help: 'seed of the public random-feature matrices' },
-    { name: 'rfa-tau', kind: 'number', min: 1e-6, default: RFA_DEFAULTS.tau, group: 'Model', help: 'RFA kernel temperature: weights ∝ exp(tau·cos(q, k)); above ~1 the normaliser nears zero with few features and MPC drifts from float64' },
+    { name: 'rfa-tau', kind: 'number', min: 1e-6, default: RFA_DEFAULTS.tau, group: 'Model', help: 'RFA normalized-kernel temperature: weights ∝ exp(tau·cos(q, k)); above ~1 the normaliser nears zero with few features and MPC drifts from float64' },
     { name: 'logit-scale', kind: 'number', min: 1e-6, default: PLAIN_EVALUATOR_DEFAULTS.logitScale, group: 'Model', help: 'pooled kind: logits = scale × cosine similarity' },
     { name: 'threads', kind: 'int', min: 1, max: 256, defaultText: 'all CPUs', group: 'Model', help: 'plaintext: worker threads' },
 
@@ -267,6 +268,7 @@ export async function createEvaluator(
 ): Promise<Evaluator> {
   const attention = str(values['attention']) as 'rfa' | 'softmax';
   const rfa = {
+    kernel: str(values['rfa-kernel']) as 'normalized' | 'exp',
     features: num(values['rfa-features'])!,
     seed: num(values['rfa-seed'])!,
     ...(values['rfa-tau'] !== undefined ? { tau: num(values['rfa-tau'])! } : {}),

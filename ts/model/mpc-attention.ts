@@ -7,7 +7,9 @@
  *   (sequence, head) S' = φ(K)ᵀ·[V | 1] over the unmasked keys and [num | den] = φ(Q)·S', out = num / den.
  *   62 rounds at the default ranges (29 in the rsqrt of |q|², 22 in the reciprocal of den; one more there once
  *   D·n > 2^14 widens its comparison past 33 bits), independent of the batch;
- *   communication O(S·n·heads·(D + dh)), no n×n matrix anywhere.
+ *   communication O(S·n·heads·(D + dh)), no n×n matrix anywhere. With the 'exp' kernel (softmax's
+ *   exp(q·k/√d), see ts/model/plain.ts) q' and k' come pre-scaled from the QKV product and the rsqrt is
+ *   replaced by per-key weights: |k'|²/2, a tournament max over the n keys and one exp (12 squarings).
  * - softmaxAttention (the MPC baseline): scores Q·Kᵀ per (sequence, head), the padding mask as a large
  *   negative bias, softmax (tournament max, exp, reciprocal; masked scores must stay within |s| < 2^15, so its
  *   comparisons run at f + 17 bits), product with V. O(S·heads·n²) communication
@@ -20,9 +22,9 @@
  */
 import { matmulManyRaw, mul, mulRaw, squareRaw } from '../mpc/beaver.js';
 import { cosSin } from '../mpc/cosine.js';
-import { broadcastCols, reciprocal, rsqrt, softmax } from '../mpc/nonlinear.js';
+import { broadcastCols, exp, reciprocal, rowMax, rsqrt, softmax } from '../mpc/nonlinear.js';
 import type { Party } from '../mpc/party.js';
-import { Shared, addPublic, cat, local } from '../mpc/shared.js';
+import { Shared, addPublic, cat, local, sub } from '../mpc/shared.js';
 import { truncate } from '../mpc/truncation.js';
 import type { Shape } from '../ring/tensor.js';
 
@@ -47,9 +49,14 @@ export interface Range {
 }
 
 export interface RfaSettings {
+  /** 'normalized' (unit q, k) or 'exp' (softmax's kernel; see ts/model/plain.ts). */
+  kernel: 'normalized' | 'exp';
   /** Random features D per head. */
   features: number;
-  /** K = angleScale(W, 2f) of every head of this layer, D × dh each: angles of 2f-bit inputs, in turns. */
+  /**
+   * K = angleScale(W, b) of every head of this layer, D × dh each, in turns: b = 2f for 'normalized' (q̂ keeps 2f
+   * bits), f for 'exp' (q', k' straight from the QKV product).
+   */
   kernels: readonly BigUint64Array[];
   epsNorm: number;
   /** Clamp of the normaliser: D·epsDen (φ carries no 1/√D here, see rfaAttention). */
@@ -138,21 +145,13 @@ function split(p: Party, flat: Shared, shapes: readonly Shape[]): Shared[] {
  */
 export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: AttentionDims, o: RfaSettings, op: string): Promise<Context> {
   const { seqs, n, heads, dh } = d;
-  const be = p.ring.backend;
   const f = p.ring.fracBits;
   const H = heads * dh;
   const N = seqs * n;
   const D = o.features;
   const S = seqs * heads;
-
-  // |q|², |k|² per (token, head): [N, 2H] is [N·2·heads, dh] row-major, so a row sum gives them all.
   const qk = cols(p, qkv, 0, 2 * H);
-  const sq = await squareRaw(p, qk, `${op}.norm.sq`);
-  const sums = local(p, [N * 2 * heads], () => be.sumAxis(sq.s, N * 2 * heads, dh, 1));
-  const norm2 = await truncate(p, addPublic(p, sums, be.encode(Float64Array.of(o.epsNorm), 2 * f)), f, `${op}.norm.trunc`);
-  const inv = await rsqrt(p, norm2, o.normRange, `${op}.norm.rsqrt`);
-
-  // One product round for q̂, k̂ (2f bits) and mask·[V | 1] (f bits: the mask is an integer).
+  // [V | 1] per (token, head): [N·heads, dh + 1], f bits.
   const v1 = local(p, [N * heads, dh + 1], () => {
     const x = qkv.s;
     const out = new BigUint64Array(N * heads * (dh + 1));
@@ -167,21 +166,17 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
     }
     return out;
   });
-  const prod = await mulRaw(
-    p,
-    cat(p, [qk, v1]),
-    cat(p, [broadcastCols(p, inv, dh), broadcastCols(p, mask, heads * (dh + 1))]),
-    `${op}.scale`,
-  );
-  const [qkHat, vm] = split(p, prod, [[N, 2 * H], [N * heads, dh + 1]]) as [Shared, Shared];
+  // Feature inputs [N, 2H] (q then k; fractional bits as the kernels expect) and the weighted [V | 1] (f bits).
+  const { qkIn, vm } = o.kernel === 'exp' ? await expWeights(p, qk, v1, mask, d, op) : await normalizedInputs(p, qk, v1, mask, d, o, op);
 
   // Angles in turns, local: per head, queries as [N, D] and keys transposed as [D, N].
+  const be = p.ring.backend;
   const angles = local(p, [2 * heads * N * D], () => {
     const out = new BigUint64Array(2 * heads * N * D);
     for (let h = 0; h < heads; h++) {
       const k = o.kernels[h]!;
-      const qh = cols(p, qkHat, h * dh, dh).s;
-      const kh = cols(p, qkHat, H + h * dh, dh).s;
+      const qh = cols(p, qkIn, h * dh, dh).s;
+      const kh = cols(p, qkIn, H + h * dh, dh).s;
       out.set(be.matmulBT(qh, k, N, dh, D), h * N * D);
       out.set(be.matmulBT(k, kh, D, dh, N), (heads + h) * N * D);
     }
@@ -236,6 +231,86 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
   const invDen = await reciprocal(p, den, { floor: o.denFloor, octaves: o.denOctaves }, `${op}.den`);
   const out = await mul(p, num, broadcastCols(p, invDen, dh), `${op}.div`);
   return { ctx: fromHeadBlocks(p, out, dh, d), fracBits: f };
+}
+
+/** 'normalized': q̂ = q·rsqrt(|q|² + epsNorm), k̂ likewise (2f bits), and mask·[V | 1] (f bits), in one product round. */
+async function normalizedInputs(p: Party, qk: Shared, v1: Shared, mask: Shared, d: AttentionDims, o: RfaSettings, op: string): Promise<{ qkIn: Shared; vm: Shared }> {
+  const { seqs, n, heads, dh } = d;
+  const be = p.ring.backend;
+  const f = p.ring.fracBits;
+  const H = heads * dh;
+  const N = seqs * n;
+  // |q|², |k|² per (token, head): [N, 2H] is [N·2·heads, dh] row-major, so a row sum gives them all.
+  const sq = await squareRaw(p, qk, `${op}.norm.sq`);
+  const sums = local(p, [N * 2 * heads], () => be.sumAxis(sq.s, N * 2 * heads, dh, 1));
+  const norm2 = await truncate(p, addPublic(p, sums, be.encode(Float64Array.of(o.epsNorm), 2 * f)), f, `${op}.norm.trunc`);
+  const inv = await rsqrt(p, norm2, o.normRange, `${op}.norm.rsqrt`);
+  const prod = await mulRaw(
+    p,
+    cat(p, [qk, v1]),
+    cat(p, [broadcastCols(p, inv, dh), broadcastCols(p, mask, heads * (dh + 1))]),
+    `${op}.scale`,
+  );
+  const [qkIn, vm] = split(p, prod, [[N, 2 * H], [N * heads, dh + 1]]) as [Shared, Shared];
+  return { qkIn, vm };
+}
+
+/**
+ * Squarings of the key weights' exp: a key weight multiplies a Gaussian kernel value that may be large where a
+ * is small, so a's relative error matters (12% at a = e^-8 with softmax's 8 squarings, 0.8% with 12).
+ */
+export const RFA_EXP_SQUARINGS = 12;
+
+/** Softmax-sized bias that removes a padded key from the 'exp' kernel's max (its weight then clips to 0). */
+export const RFA_EXP_MASK_BIAS = 4096;
+
+/**
+ * 'exp': q' and k' come scaled by d^(-1/4) from the QKV product (f bits, the model owner folds the scale into
+ * Wq, bq, Wk, bk), and each key gets the weight a = exp(|k'|²/2 - m), m the largest |k'|²/2 of the unmasked
+ * keys of its (sequence, head): a tournament max over n (comparisons at f + 17 bits: |k'|²/2 < 2^14 and the
+ * padding bias 4096 keep differences below 2^15) and one exp (clipped at -16, where padded keys land: a = 0,
+ * so no mask product is needed). Then a·[V | 1] (f bits).
+ */
+async function expWeights(p: Party, qk: Shared, v1: Shared, mask: Shared, d: AttentionDims, op: string): Promise<{ qkIn: Shared; vm: Shared }> {
+  const { seqs, n, heads, dh } = d;
+  const be = p.ring.backend;
+  const f = p.ring.fracBits;
+  const H = heads * dh;
+  const N = seqs * n;
+  const sq = await squareRaw(p, cols(p, qk, H, H), `${op}.key.sq`);
+  // |k'|²/2 per (token, head), f bits.
+  const half = await truncate(p, local(p, [N * heads], () => be.sumAxis(sq.s, N * heads, dh, 1)), f + 1, `${op}.key.trunc`);
+  const big = be.encode(Float64Array.of(RFA_EXP_MASK_BIAS), f)[0]!;
+  // Rows (sequence, head) of n keys, plus (mask - 1)·bias.
+  const rows = local(p, [seqs * heads, n], () => {
+    const x = half.s;
+    const m = mask.s;
+    const out = new BigUint64Array(seqs * heads * n);
+    const bias = p.index === 0 ? big : 0n;
+    for (let s = 0; s < seqs; s++) {
+      for (let t = 0; t < n; t++) {
+        const pad = BigInt.asUintN(64, m[s * n + t]! * big - bias);
+        for (let h = 0; h < heads; h++) out[(s * heads + h) * n + t] = BigInt.asUintN(64, x[(s * n + t) * heads + h]! + pad);
+      }
+    }
+    return out;
+  });
+  const bits = Math.min(64, f + 17);
+  const max = await rowMax(p, rows, `${op}.key.max`, bits);
+  const a = await exp(p, sub(p, rows, broadcastCols(p, max, n)), `${op}.key.exp`, bits, RFA_EXP_SQUARINGS);
+  // Back to [N·heads] order, repeated over the dh + 1 columns of [V | 1].
+  const weights = local(p, [N * heads, dh + 1], () => {
+    const x = a.s;
+    const out = new BigUint64Array(N * heads * (dh + 1));
+    for (let s = 0; s < seqs; s++) {
+      for (let h = 0; h < heads; h++) {
+        for (let t = 0; t < n; t++) out.fill(x[(s * heads + h) * n + t]!, ((s * n + t) * heads + h) * (dh + 1), ((s * n + t) * heads + h + 1) * (dh + 1));
+      }
+    }
+    return out;
+  });
+  const vm = await truncate(p, await mulRaw(p, v1, weights, `${op}.key.weight`), f, `${op}.key.weight.trunc`);
+  return { qkIn: qk, vm };
 }
 
 /** Range of a softmax row sum over n keys (the max key contributes 1, so the sum is in [1, n]). */

@@ -267,8 +267,11 @@ function transposed(t: Float32Array, out: number, inp: number, scale = 1): Float
 function weightPlan(s: ResolvedSpec): WeightEntry[] {
   const { config } = s;
   const { hidden: H, intermediate: I } = config;
-  // Softmax: 1/√dh folded into Wq and bq (exact in float64, before encoding). RFA normalises q anyway.
-  const qScale = s.attention === 'softmax' ? 1 / Math.sqrt(s.dh) : 1;
+  // Softmax: 1/√dh folded into Wq and bq (exact in float64, before encoding). RFA 'normalized' normalises q and
+  // k anyway; RFA 'exp' takes q' = q·dh^(-1/4) and k' = k·dh^(-1/4) (q'·k' = q·k/√dh).
+  const expKernel = s.rfa?.kernel === 'exp';
+  const qScale = s.attention === 'softmax' ? 1 / Math.sqrt(s.dh) : expKernel ? s.dh ** -0.25 : 1;
+  const kScale = expKernel ? s.dh ** -0.25 : 1;
   const vec = (name: string, n: number, src: string): WeightEntry => ({ name, kind: 'vector', shape: [n], sources: [src], build: (w) => Float64Array.from(w(src)) });
   const row = (name: string, src: string): WeightEntry => ({ name, kind: 'row', shape: [H], sources: [src], build: (w) => Float64Array.from(w(src)) });
   const mat = (name: string, out: number, inp: number, src: string): WeightEntry => ({
@@ -307,7 +310,7 @@ function weightPlan(s: ResolvedSpec): WeightEntry[] {
         shape: [H, 3 * H],
         sources: [n.query, n.key, n.value].map((m) => `${m}.weight`),
         build: (w) => {
-          const parts = [transposed(w(`${n.query}.weight`), H, H, qScale), transposed(w(`${n.key}.weight`), H, H), transposed(w(`${n.value}.weight`), H, H)];
+          const parts = [transposed(w(`${n.query}.weight`), H, H, qScale), transposed(w(`${n.key}.weight`), H, H, kScale), transposed(w(`${n.value}.weight`), H, H)];
           const r = new Float64Array(H * 3 * H);
           for (let i = 0; i < H; i++) parts.forEach((m, j) => r.set(m.subarray(i * H, (i + 1) * H), i * 3 * H + j * H));
           return r;
@@ -321,7 +324,7 @@ function weightPlan(s: ResolvedSpec): WeightEntry[] {
         build: (w) => {
           const r = new Float64Array(3 * H);
           r.set(w(`${n.query}.bias`).map((v) => v * qScale));
-          r.set(w(`${n.key}.bias`), H);
+          r.set(w(`${n.key}.bias`).map((v) => v * kScale), H);
           r.set(w(`${n.value}.bias`), 2 * H);
           return r;
         },
@@ -675,8 +678,9 @@ export class MpcEncoder {
       s.head.kind === 'mlm'
         ? { dense: fw('head.dense.w'), denseB: sh('head.dense.b'), ln: ln('head.ln'), dec: fw('head.dec.w'), decB: sh('head.dec.b') }
         : undefined;
-    // Angles of q̂ with 2f fractional bits (see rfaAttention).
-    const kernels = s.rfa?.matrices.map((layer) => layer.map((w) => p.ring.backend.angleScale(w, 2 * f)));
+    // Angles of q̂ with 2f fractional bits ('normalized'), of q' with f ('exp'; see rfaAttention).
+    const angleBits = s.rfa?.kernel === 'exp' ? f : 2 * f;
+    const kernels = s.rfa?.matrices.map((layer) => layer.map((w) => p.ring.backend.angleScale(w, angleBits)));
     return new MpcEncoder(p, s, fw('emb.table'), ln('emb.ln'), layers, head, kernels, opts);
   }
 
@@ -820,6 +824,7 @@ export class MpcEncoder {
     const r = s.rfa!;
     const { floor, octaves } = rfaDenominator(s);
     return {
+      kernel: r.kernel,
       features: r.features,
       kernels: this.rfaKernels![l]!,
       epsNorm: r.epsNorm,

@@ -3,10 +3,18 @@
  * mirror it op for op. Every step is an exported function (embedding, layerNorm, linear, attentionSoftmax,
  * attentionRfa, gelu, the heads) working on row-major Float64Array activations; weights stay float32.
  *
- * RFA (Peng et al. 2021, PAPER-NOTES §3.1): per head q̂ = q/sqrt(|q|²+epsNorm), k̂ likewise,
- * φ(x) = [sin(Wx), cos(Wx)]/sqrt(D) with W's rows ~ N(0, τI), so E[φ(x)·φ(y)] = exp(-τ|x-y|²/2), which for unit
- * vectors is exp(τ x·y) up to a constant that cancels. out_t = φ(q̂_t)ᵀS / max(φ(q̂_t)·z, epsDen) with
- * S = Σ_i mask_i φ(k̂_i) v_iᵀ and z = Σ_i mask_i φ(k̂_i).
+ * RFA (Peng et al. 2021, PAPER-NOTES §3.1), two kernels, both with φ(x) = [sin(Wx), cos(Wx)]/sqrt(D) and W's
+ * rows ~ N(0, τI), so that E[φ(x)·φ(y)] = exp(-τ|x-y|²/2):
+ * - 'normalized' (the paper's): per head q̂ = q/sqrt(|q|²+epsNorm), k̂ likewise; for unit vectors the Gaussian
+ *   kernel is exp(τ q̂·k̂) up to a constant that cancels. out_t = φ(q̂_t)ᵀS / max(φ(q̂_t)·z, epsDen) with
+ *   S = Σ_i mask_i φ(k̂_i) v_iᵀ and z = Σ_i mask_i φ(k̂_i). This is not the model's own attention: it drops |q|,
+ *   |k| and, at τ = 1, makes the weights nearly uniform.
+ * - 'exp': softmax's own kernel exp(q·k/√d). With q' = q·d^(-1/4), k' = k·d^(-1/4) (τ = 1),
+ *   exp(q'·k') = exp(|q'|²/2)·exp(|k'|²/2)·exp(-|q'-k'|²/2): the query factor cancels between numerator and
+ *   normaliser, the Gaussian factor is estimated by φ, and the key factor is a per-key positive weight
+ *   a_i = exp(|k'_i|²/2 - m) with m the largest |k'|²/2 over the unmasked keys of the (sequence, head) (m
+ *   cancels too; it keeps a_i in (0, 1]). out_t = φ(q'_t)ᵀS / max(φ(q'_t)·z, epsDen) with
+ *   S = Σ_i mask_i a_i φ(k'_i) v_iᵀ and z = Σ_i mask_i a_i φ(k'_i).
  */
 import { SecpError } from '../../bindings/errors.js';
 import {
@@ -22,18 +30,26 @@ import { Rng } from './random.js';
 export type Floats = Float32Array | Float64Array;
 export type Gelu = (x: number) => number;
 
+export type RfaKernel = 'normalized' | 'exp';
+
 export interface RfaOptions {
+  /**
+   * 'normalized' (default): weights ∝ exp(τ q̂·k̂) of unit-normalised q, k (the paper's RFA). 'exp': weights ∝
+   * exp(q·k/√d_head), the pretrained model's own softmax kernel (see the file header); needs more features.
+   */
+  kernel?: RfaKernel;
   /** Random features D per head (φ has 2D entries). */
   features?: number;
   /** Seed of the public feature matrices (see rfaFeatures). */
   seed?: number | bigint;
   /**
-   * Kernel temperature: attention weights ∝ exp(τ q̂·k̂). Default sqrt(d_head), which reproduces softmax's
-   * q·k/sqrt(d_head) when q and k have entries of unit scale (|q| ≈ |k| ≈ sqrt(d_head)). The estimator's
-   * variance does not shrink with the kernel, so a large τ needs many features.
+   * 'normalized' kernel only (ignored by 'exp', whose scale is softmax's): attention weights ∝ exp(τ q̂·k̂).
+   * Default 1 (RFA_DEFAULTS.tau, see there why). τ = sqrt(d_head) would match softmax's q·k/sqrt(d_head) only
+   * for |q| ≈ |k| ≈ d_head^(1/4); the estimator's variance does not shrink with the kernel, so a large τ needs
+   * many features.
    */
   tau?: number;
-  /** Added to |x|² before the square root in the q/k normalisation. */
+  /** 'normalized' kernel only: added to |x|² before the square root in the q/k normalisation. */
   epsNorm?: number;
   /** Lower clamp of the normaliser φ(q̂)·z (under MPC: the low end of the reciprocal's range). */
   epsDen?: number;
@@ -53,7 +69,7 @@ export interface EncoderOptions {
  * normaliser then often lands near zero (clamped at epsDen), where the output is noise that fixed point cannot
  * reproduce (MiniLM, D = 32, seq 24: max |Δlogit| 0.012 at τ = 1, 0.68 at τ = 2, 3.3 at τ = √32).
  */
-export const RFA_DEFAULTS = { features: 64, seed: 0, tau: 1, epsNorm: 1e-6, epsDen: 1e-3 } as const;
+export const RFA_DEFAULTS = { kernel: 'normalized', features: 64, seed: 0, tau: 1, epsNorm: 1e-6, epsDen: 1e-3 } as const;
 
 /** Stream id that separates RFA feature matrices from every other use of the seeded PRNG. */
 const RFA_STREAM = 0x52_46_41; // 'RFA'
@@ -347,6 +363,70 @@ export function attentionRfa(
   return out;
 }
 
+/**
+ * RFA of softmax's own kernel exp(q·k/√d) (the 'exp' kernel, see the file header); `features[h]` is head h's W
+ * (rows ~ N(0, I)). Keys with mask 0 get weight 0; a sequence whose keys are all masked gives 0.
+ */
+export function attentionRfaExp(
+  q: Floats,
+  k: Floats,
+  v: Floats,
+  n: number,
+  heads: number,
+  mask: ArrayLike<number>,
+  features: readonly Float64Array[],
+  epsDen: number,
+): Float64Array {
+  const hidden = q.length / n;
+  const dh = hidden / heads;
+  const c = dh ** -0.25;
+  const out = new Float64Array(n * hidden);
+  const scaled = (m: Floats, t: number, off: number) => {
+    const r = new Float64Array(dh);
+    for (let i = 0; i < dh; i++) r[i] = m[t * hidden + off + i]! * c;
+    return r;
+  };
+  for (let h = 0; h < heads; h++) {
+    const off = h * dh;
+    const w = features[h]!;
+    const twoD = (2 * w.length) / dh;
+    const keys: Float64Array[] = [];
+    const half = new Float64Array(n);
+    let m = -Infinity;
+    for (let j = 0; j < n; j++) {
+      keys.push(scaled(k, j, off));
+      let s = 0;
+      for (let i = 0; i < dh; i++) s += keys[j]![i]! ** 2;
+      half[j] = s / 2;
+      if (mask[j] !== 0 && half[j]! > m) m = half[j]!;
+    }
+    const s = new Float64Array(twoD * dh);
+    const z = new Float64Array(twoD);
+    for (let j = 0; j < n; j++) {
+      if (mask[j] === 0) continue;
+      const a = Math.exp(half[j]! - m);
+      const phiK = rfaFeatureMap(keys[j]!, w);
+      for (let f = 0; f < twoD; f++) {
+        const g = a * phiK[f]!;
+        z[f] += g;
+        for (let i = 0; i < dh; i++) s[f * dh + i] += g * v[j * hidden + off + i]!;
+      }
+    }
+    for (let t = 0; t < n; t++) {
+      const phiQ = rfaFeatureMap(scaled(q, t, off), w);
+      let den = 0;
+      for (let f = 0; f < twoD; f++) den += phiQ[f]! * z[f]!;
+      const inv = 1 / Math.max(den, epsDen);
+      for (let i = 0; i < dh; i++) {
+        let num = 0;
+        for (let f = 0; f < twoD; f++) num += phiQ[f]! * s[f * dh + i]!;
+        out[t * hidden + off + i] = num * inv;
+      }
+    }
+  }
+  return out;
+}
+
 /** Position ids: 0.. for BERT; for RoBERTa pad_token_id+1.. over non-pad ids and pad_token_id on pads, as HF. */
 export function positionIds(config: ModelConfig, ids: ArrayLike<number>): Int32Array {
   const pos = new Int32Array(ids.length);
@@ -402,12 +482,14 @@ export function resolveRfa(
 ): Required<RfaOptions> & { matrices: Float64Array[][] } {
   const dh = config.hidden / config.heads;
   const o = {
+    kernel: options.kernel ?? RFA_DEFAULTS.kernel,
     features: options.features ?? RFA_DEFAULTS.features,
     seed: options.seed ?? RFA_DEFAULTS.seed,
     tau: options.tau ?? RFA_DEFAULTS.tau,
     epsNorm: options.epsNorm ?? RFA_DEFAULTS.epsNorm,
     epsDen: options.epsDen ?? RFA_DEFAULTS.epsDen,
   };
+  if (o.kernel !== 'normalized' && o.kernel !== 'exp') invalid(`rfa.kernel must be 'normalized' or 'exp', got ${JSON.stringify(o.kernel)}`);
   if (!Number.isSafeInteger(o.features) || o.features < 1 || o.features > 1 << 16) {
     invalid(`rfa.features must be an integer in 1..65536, got ${o.features}`);
   }
@@ -415,7 +497,7 @@ export function resolveRfa(
   if (!(o.epsNorm >= 0 && Number.isFinite(o.epsNorm))) invalid(`rfa.epsNorm must be >= 0, got ${o.epsNorm}`);
   if (!(o.epsDen > 0 && Number.isFinite(o.epsDen))) invalid(`rfa.epsDen must be > 0, got ${o.epsDen}`);
   const matrices = Array.from({ length: config.layers }, (_, l) =>
-    Array.from({ length: config.heads }, (_, h) => rfaFeatures(o.seed, l, h, o.features, dh, o.tau)),
+    Array.from({ length: config.heads }, (_, h) => rfaFeatures(o.seed, l, h, o.features, dh, o.kernel === 'exp' ? 1 : o.tau)),
   );
   return { ...o, matrices };
 }
@@ -508,10 +590,13 @@ export class PlainEncoder {
     const q = lin(x, H, names.query);
     const k = lin(x, H, names.key);
     const v = lin(x, H, names.value);
+    const r = this.rfa;
     const ctx =
-      this.rfa === undefined
+      r === undefined
         ? attentionSoftmax(q, k, v, n, heads, mask)
-        : attentionRfa(q, k, v, n, heads, mask, this.rfa.matrices[l]!, this.rfa.epsNorm, this.rfa.epsDen);
+        : r.kernel === 'exp'
+          ? attentionRfaExp(q, k, v, n, heads, mask, r.matrices[l]!, r.epsDen)
+          : attentionRfa(q, k, v, n, heads, mask, r.matrices[l]!, r.epsNorm, r.epsDen);
     const a = lin(ctx, H, names.attnOut);
     for (let i = 0; i < a.length; i++) a[i] += x[i]!;
     const x1 = norm(a, names.attnNorm);

@@ -282,6 +282,7 @@ export class PlainEvaluator implements Evaluator {
       fwd.rfa === undefined
         ? null
         : {
+            kernel: fwd.rfa.kernel,
             features: fwd.rfa.features,
             seed: String(fwd.rfa.seed),
             tau: fwd.rfa.tau,
