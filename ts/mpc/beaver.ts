@@ -17,16 +17,29 @@ function dims2(op: string, s: readonly number[]): [number, number] {
   return [s[0]!, s[1]!];
 }
 
-/** Elementwise product of shared tensors (no truncation: 2f fractional bits, or f if one is an integer). */
-export async function mulRaw(p: Party, x: Shared, y: Shared, op = 'mul'): Promise<Shared> {
+/** A product's ring width: 64, or (v2 only) a narrower m whose result is right mod 2^m. */
+function checkBits(p: Party, op: string, bits: number): void {
+  if (bits !== 64 && (!Number.isInteger(bits) || bits < 2 || bits > 64 || p.protocols === 'v1')) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: the ring width must be an integer in 2..64 (64 with v1 protocols), got ${bits}`);
+  }
+}
+
+/**
+ * Elementwise product of shared tensors (no truncation: 2f fractional bits, or f if one is an integer).
+ * With `bits` = m < 64 (v2) the product is computed mod 2^m only (the operands are needed mod 2^m): it opens
+ * m bits per operand and element, and the dealer sends m bits; its result is to be used mod 2^m (truncate's
+ * `from`).
+ */
+export async function mulRaw(p: Party, x: Shared, y: Shared, op = 'mul', bits = 64): Promise<Shared> {
   sameShape(op, x.shape, y.shape);
+  checkBits(p, op, bits);
   const be = p.ring.backend;
   const n = x.size;
   const a = p.mask(op, n);
   const b = p.mask(op, n);
-  const c = await p.deal(`${op}.c`, n, () => be.mul(a, b));
+  const c = await p.dealBits(`${op}.c`, n, bits, () => be.mul(a, b));
   if (p.isDealer) return new Shared(x.shape, null);
-  const [e, f] = await p.open(op, be.sub(x.s, a), be.sub(y.s, b));
+  const [e, f] = await p.openBits(op, bits, be.sub(x.s, a), be.sub(y.s, b));
   let z = be.add(c, be.add(be.mul(e!, b), be.mul(f!, a)));
   if (p.index === 0) z = be.add(z, be.mul(e!, f!));
   return new Shared(x.shape, z);
@@ -37,14 +50,15 @@ export async function mul(p: Party, x: Shared, y: Shared, op = 'mul'): Promise<S
   return truncate(p, await mulRaw(p, x, y, op), p.ring.fracBits, `${op}.trunc`);
 }
 
-/** x² with a square pair (a, a²): opens only x - a. No truncation. */
-export async function squareRaw(p: Party, x: Shared, op = 'square'): Promise<Shared> {
+/** x² with a square pair (a, a²): opens only x - a. No truncation. `bits` as for mulRaw. */
+export async function squareRaw(p: Party, x: Shared, op = 'square', bits = 64): Promise<Shared> {
+  checkBits(p, op, bits);
   const be = p.ring.backend;
   const n = x.size;
   const a = p.mask(op, n);
-  const c = await p.deal(`${op}.c`, n, () => be.mul(a, a));
+  const c = await p.dealBits(`${op}.c`, n, bits, () => be.mul(a, a));
   if (p.isDealer) return new Shared(x.shape, null);
-  const [e] = await p.open(op, be.sub(x.s, a));
+  const [e] = await p.openBits(op, bits, be.sub(x.s, a));
   let z = be.add(c, be.scalarMul(be.mul(e!, a), 2n));
   if (p.index === 0) z = be.add(z, be.mul(e!, e!));
   return new Shared(x.shape, z);
