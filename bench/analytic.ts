@@ -134,6 +134,14 @@ export class Traffic {
     this.openBits(op, n, from);
   }
 
+  /** mulRowsRaw (beaver.ts) of [rows, cols] pairs: v2 opens every element once and every row once. */
+  mulRows(op: string, pairs: readonly (readonly [number, number])[]): void {
+    const elems = pairs.reduce((s, [r, c]) => s + r * c, 0);
+    if (this.protocols === 'v1') return this.mulRaw(op, elems);
+    this.deal(`${op}.c`, elems);
+    this.open(op, elems + pairs.reduce((s, [r]) => s + r, 0));
+  }
+
   /** mulMaskedBit (compare.ts): one opening of y − α, ρα dealt. */
   mulMaskedBit(op: string, n: number): void {
     this.deal(`${op}.c`, n);
@@ -260,7 +268,7 @@ export class Traffic {
     this.rsqrt(`${op}.rsqrt`, rows, range);
     // v2 leaves the normalised product untruncated and truncates by 2f after gamma.
     if (this.protocols === 'v1') this.mul(`${op}.norm`, rows * cols);
-    else this.mulRaw(`${op}.norm`, rows * cols);
+    else this.mulRows(`${op}.norm`, [[rows, cols]]);
     this.mulFixedRow(`${op}.gamma`, rows * cols);
     this.truncate(`${op}.gamma.trunc`, rows * cols, this.protocols === 'v1' ? this.fracBits : 2 * this.fracBits);
   }
@@ -277,7 +285,8 @@ export class Traffic {
     this.rowMax(`${op}.max`, rows, cols, bits);
     this.exp(`${op}.exp`, rows * cols, bits);
     this.reciprocal(`${op}.recip`, rows, 2 ** range.lo, range.hi - range.lo);
-    this.mul(`${op}.norm`, rows * cols);
+    this.mulRows(`${op}.norm`, [[rows, cols]]);
+    this.truncate(`${op}.norm.trunc`, rows * cols);
   }
 
   // --- totals --------------------------------------------------------------------------------------------
@@ -323,7 +332,7 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
       t.square(`${a}.norm.sq`, T * 2 * H);
       t.truncate(`${a}.norm.trunc`, T * 2 * heads);
       t.rsqrt(`${a}.norm.rsqrt`, T * 2 * heads, s.ranges.qkNorm);
-      t.mulRaw(`${a}.scale`, T * 2 * H + T * heads * (dh + 1));
+      t.mulRows(`${a}.scale`, [[T * 2 * heads, dh], [T, heads * (dh + 1)]]);
       t.cosSin(`${a}.cos`, 2 * heads * T * D);
       t.truncate(`${a}.cos.trunc`, 4 * heads * T * D);
       t.matmulMany(`${a}.kv`, Array.from({ length: S }, () => [2 * D, n, dh + 1] as const));
@@ -332,7 +341,8 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
       t.truncate(`${a}.qkv.trunc`, S * n * (dh + 1));
       const den = rfaDenominator(s);
       t.reciprocal(`${a}.den`, S * n, den.floor, den.octaves);
-      t.mul(`${a}.div`, S * n * dh);
+      t.mulRows(`${a}.div`, [[S * n, dh]]);
+      t.truncate(`${a}.div.trunc`, S * n * dh);
     } else {
       const a = `${op}.attn`;
       t.matmulMany(`${a}.scores`, Array.from({ length: S }, () => [n, dh, n] as const));

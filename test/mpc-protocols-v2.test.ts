@@ -5,7 +5,7 @@
  * with a comparison's masked bit.
  */
 import test from 'ava';
-import { mulRaw, squareRaw } from '../ts/mpc/beaver.js';
+import { mulRaw, mulRowsRaw, squareRaw } from '../ts/mpc/beaver.js';
 import { ltz, ltzMasked, mulMaskedBit } from '../ts/mpc/compare.js';
 import { Shared } from '../ts/mpc/shared.js';
 import { truncCosts, truncate } from '../ts/mpc/truncation.js';
@@ -165,5 +165,36 @@ test('product with a masked comparison bit: b·y exact; one opening of 8 bytes p
   for (const role of ['s0', 's1'] as const) {
     const all = BigUint64Array.from(r.opened[role].get('mb')!.flatMap((w) => [...w]));
     t.true(chiSquareTopBits(all) < CHI2_MAX, `${role}: chi² ${chiSquareTopBits(all).toFixed(1)}`);
+  }
+});
+
+test('row-broadcast products: X ⊙ v per row exact for several pairs in one round; one word per row opened for v; uniform', async (t) => {
+  const pairs = [[64, 12], [32, 65]] as const;
+  const xs = pairs.map(([r, c], i) => signedValues(`rows-x${i}`, 30, r * c));
+  const vs = pairs.map(([r], i) => signedValues(`rows-v${i}`, 30, r));
+  for (const version of ['v2', 'v1'] as const) {
+    const r = await runMpc({
+      inputs: [],
+      outputSizes: pairs.map(([a, b]) => a * b),
+      outputBits: pairs.map(() => 0),
+      run: async (p) => {
+        p.protocols = version;
+        const args = pairs.map((_, i) => [splitRaw(p, words(xs[i]!)), splitRaw(p, words(vs[i]!))] as const);
+        return { reveal: await mulRowsRaw(p, args, 'rows') };
+      },
+    });
+    for (const [i, [, c]] of pairs.entries()) {
+      t.is(r.outputs[i]!.filter((v, j) => v !== Number(xs[i]![j]! * vs[i]![Math.floor(j / c)]!)).length, 0, `${version}: pair ${i} exact`);
+    }
+    const elems = pairs.reduce((s, [a, b]) => s + a * b, 0);
+    const rows = pairs.reduce((s, [a]) => s + a, 0);
+    t.is(r.links.get('s0')!.meter.snapshot().ops['rows']!.bytesSent, 8 * (version === 'v2' ? elems + rows : 2 * elems), `${version}: bytes per server`);
+    t.is(r.links.get('dealer')!.meter.snapshot().ops['rows.c']!.bytesSent, 8 * elems, `${version}: dealer bytes`);
+    if (version === 'v2') {
+      for (const role of ['s0', 's1'] as const) {
+        const all = BigUint64Array.from(r.opened[role].get('rows')!.flatMap((w) => [...w]));
+        t.true(chiSquareTopBits(all) < CHI2_MAX, `${role}: chi² ${chiSquareTopBits(all).toFixed(1)}`);
+      }
+    }
   }
 });

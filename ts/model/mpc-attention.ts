@@ -18,9 +18,9 @@
  * then truncates once, by 2f (a round saved per layer; it needs |ctx·Wo| < 2^(62-3f), 2^14 at f = 16). The RFA
  * context is truncated to f bits first: with a clamped normaliser it is num/epsDen, which has no such bound.
  */
-import { matmulManyRaw, mul, mulRaw, squareRaw } from '../mpc/beaver.js';
+import { matmulManyRaw, mulRowsRaw, squareRaw } from '../mpc/beaver.js';
 import { cosSin } from '../mpc/cosine.js';
-import { broadcastCols, reciprocal, rsqrt, softmax } from '../mpc/nonlinear.js';
+import { reciprocal, rsqrt, softmax } from '../mpc/nonlinear.js';
 import type { Party } from '../mpc/party.js';
 import { Shared, addPublic, cat, local } from '../mpc/shared.js';
 import { truncate } from '../mpc/truncation.js';
@@ -167,12 +167,7 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
     }
     return out;
   });
-  const prod = await mulRaw(
-    p,
-    cat(p, [qk, v1]),
-    cat(p, [broadcastCols(p, inv, dh), broadcastCols(p, mask, heads * (dh + 1))]),
-    `${op}.scale`,
-  );
+  const prod = cat(p, await mulRowsRaw(p, [[qk, inv], [v1, mask]], `${op}.scale`));
   const [qkHat, vm] = split(p, prod, [[N, 2 * H], [N * heads, dh + 1]]) as [Shared, Shared];
 
   // Angles in turns, local: per head, queries as [N, D] and keys transposed as [D, N].
@@ -234,7 +229,8 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
   const num = cols(p, ndT, 0, dh);
   const den = cols(p, ndT, dh, 1).reshape([S * n]);
   const invDen = await reciprocal(p, den, { floor: o.denFloor, octaves: o.denOctaves }, `${op}.den`);
-  const out = await mul(p, num, broadcastCols(p, invDen, dh), `${op}.div`);
+  const [quot] = await mulRowsRaw(p, [[num, invDen]], `${op}.div`);
+  const out = await truncate(p, quot!, f, `${op}.div.trunc`);
   return { ctx: fromHeadBlocks(p, out, dh, d), fracBits: f };
 }
 

@@ -10,6 +10,7 @@
 import { SecpError } from '../../bindings/errors.js';
 import type { Party } from './party.js';
 import { Shared, sameShape } from './shared.js';
+import { concatWords } from '../ring/tensor.js';
 import { truncate } from './truncation.js';
 
 function dims2(op: string, s: readonly number[]): [number, number] {
@@ -168,3 +169,54 @@ export async function matmulPublic(p: Party, x: Shared, w: BigUint64Array, n: nu
   const prod = p.isDealer ? null : p.ring.backend.matmul(x.s, w, m, k, n);
   return truncate(p, new Shared([m, n], prod), p.ring.fracBits, `${op}.trunc`);
 }
+
+/** Each element of v repeated `cols` times: [r] → [r, cols] row-major. */
+function repeatCols(v: BigUint64Array, cols: number): BigUint64Array {
+  const out = new BigUint64Array(v.length * cols);
+  for (let i = 0; i < v.length; i++) out.fill(v[i]!, i * cols, (i + 1) * cols);
+  return out;
+}
+
+/**
+ * X_i ⊙ v_i broadcast over columns, for pairs of X_i [r_i, c_i] (any shape of r_i·c_i elements) and v_i [r_i],
+ * all in one round, no truncation. v2: the triple's mask of v_i is one word per row (C = A ⊙ b broadcast), so
+ * each server opens X − A per element and v − b once per row: r·c + r words per pair instead of 2·r·c; the
+ * dealer sends r·c words (C). v1: a plain Beaver product of X with the broadcast v (as bc2c1c5).
+ */
+export async function mulRowsRaw(p: Party, pairs: readonly (readonly [Shared, Shared])[], op = 'mulrows'): Promise<Shared[]> {
+  const be = p.ring.backend;
+  const dims = pairs.map(([x, v]) => {
+    const cols = x.size / v.size;
+    if (!Number.isInteger(cols) || v.size === 0) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: ${x.size} elements do not split into ${v.size} rows`);
+    return cols;
+  });
+  const wide = (v: Shared, cols: number) => new Shared([v.size * cols], p.isDealer ? null : repeatCols(v.s, cols));
+  const flatOf = (x: Shared) => new Shared([x.size], p.isDealer ? null : x.s);
+  const split = (all: Shared): Shared[] => {
+    let off = 0;
+    return pairs.map(([x]) => {
+      off += x.size;
+      return new Shared(x.shape, p.isDealer ? null : all.s.subarray(off - x.size, off));
+    });
+  };
+  if (p.protocols === 'v1') {
+    const cat = (xs: Shared[]) => new Shared([xs.reduce((s, x) => s + x.size, 0)], p.isDealer ? null : concatWords(xs.map((x) => x.s)));
+    return split(await mulRaw(p, cat(pairs.map(([x]) => flatOf(x))), cat(pairs.map(([x, v], i) => wide(v, dims[i]!))), op));
+  }
+  const as = pairs.map(([x]) => p.mask(op, x.size));
+  const bs = pairs.map(([, v]) => p.mask(op, v.size));
+  const total = pairs.reduce((s, [x]) => s + x.size, 0);
+  const c = await p.deal(`${op}.c`, total, () => concatWords(as.map((a, i) => be.mul(a, repeatCols(bs[i]!, dims[i]!)))));
+  if (p.isDealer) return pairs.map(([x]) => new Shared(x.shape, null));
+  const opened = await p.open(op, ...pairs.map(([x], i) => be.sub(x.s, as[i]!)), ...pairs.map(([, v], i) => be.sub(v.s, bs[i]!)));
+  let off = 0;
+  return pairs.map(([x], i) => {
+    const e = opened[i]!;
+    const fw = repeatCols(opened[pairs.length + i]!, dims[i]!);
+    let z = be.add(c.subarray(off, off + x.size), be.add(be.mul(e, repeatCols(bs[i]!, dims[i]!)), be.mul(fw, as[i]!)));
+    if (p.index === 0) z = be.add(z, be.mul(e, fw));
+    off += x.size;
+    return new Shared(x.shape, z);
+  });
+}
+

@@ -28,7 +28,7 @@
  */
 import { Matrix, solve } from 'ml-matrix';
 import { SecpError } from '../../bindings/errors.js';
-import { mul, mulFixedRowRaw, mulRaw, squareRaw, type FixedWeight } from './beaver.js';
+import { mul, mulFixedRowRaw, mulRaw, mulRowsRaw, squareRaw, type FixedWeight } from './beaver.js';
 import { ltz, ltzMasked, mulMaskedBit, select } from './compare.js';
 import type { Party } from './party.js';
 import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
@@ -338,8 +338,8 @@ export async function layerNorm(p: Party, x: Shared, w: LayerNormWeights, op = '
   }
   // v2: the normalised product x̂ keeps its 2f bits and one truncation by 2f follows gamma (one truncation
   // fewer): right while |x̂·γ| < 2^(62−3f) (2^14 at f = 16; |x̂| ≤ √cols, so |γ| < 2^14/√cols suffices).
-  const normed = await mulRaw(p, xc, broadcastCols(p, inv, cols), `${op}.norm`);
-  return addRow(p, await truncate(p, await mulFixedRowRaw(p, normed, w.gamma, `${op}.gamma`), 2 * f, `${op}.gamma.trunc`), w.beta);
+  const [normed] = await mulRowsRaw(p, [[xc, inv]], `${op}.norm`);
+  return addRow(p, await truncate(p, await mulFixedRowRaw(p, normed!, w.gamma, `${op}.gamma`), 2 * f, `${op}.gamma.trunc`), w.beta);
 }
 
 /**
@@ -392,7 +392,8 @@ export async function softmax(p: Party, x: Shared, op = 'softmax', recipRange = 
   const m = await rowMax(p, x, `${op}.max`, bits);
   const e = await exp(p, sub(p, x, broadcastCols(p, m, cols)), `${op}.exp`, bits);
   const inv = await reciprocal(p, rowSum(p, e), recipRange, `${op}.recip`);
-  return mul(p, e, broadcastCols(p, inv, cols), `${op}.norm`);
+  const [prod] = await mulRowsRaw(p, [[e, inv]], `${op}.norm`);
+  return truncate(p, prod!, p.ring.fracBits, `${op}.norm.trunc`);
 }
 
 export { broadcastCols, rowSum };
