@@ -153,10 +153,11 @@ export class Traffic {
     this.truncate(`${op}.trunc`, n);
   }
 
+  /** cosine.ts: v2 opens the angles' top 32 bits. */
   cosSin(op: string, n: number): void {
     this.deal(`${op}.cos_t`, n);
     this.deal(`${op}.sin_t`, n);
-    this.open(op, n);
+    this.openBits(op, n, this.protocols === 'v1' ? 64 : 32);
   }
 
   // --- ts/mpc/compare.ts ---------------------------------------------------------------------------------
@@ -182,8 +183,10 @@ export class Traffic {
     this.open(`${op}.b2a`, w);
   }
 
+  /** select / selectMasked (v2: mulMaskedBit). */
   select(op: string, n: number): void {
-    this.mulRaw(op, n);
+    if (this.protocols === 'v1') this.mulRaw(op, n);
+    else this.mulMaskedBit(op, n);
   }
 
   // --- ts/mpc/nonlinear.ts -------------------------------------------------------------------------------
@@ -334,7 +337,7 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
       t.rsqrt(`${a}.norm.rsqrt`, T * 2 * heads, s.ranges.qkNorm);
       t.mulRows(`${a}.scale`, [[T * 2 * heads, dh], [T, heads * (dh + 1)]]);
       t.cosSin(`${a}.cos`, 2 * heads * T * D);
-      t.truncate(`${a}.cos.trunc`, 4 * heads * T * D);
+      t.truncate(`${a}.cos.trunc`, 4 * heads * T * D, fracBits, s.protocols === 'v1' ? 64 : 2 * fracBits + 4);
       t.matmulMany(`${a}.kv`, Array.from({ length: S }, () => [2 * D, n, dh + 1] as const));
       t.truncate(`${a}.kv.trunc`, S * 2 * D * (dh + 1));
       t.matmulMany(`${a}.qkv`, Array.from({ length: S }, () => [n, 2 * D, dh + 1] as const));

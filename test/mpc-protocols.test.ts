@@ -149,7 +149,7 @@ test('fixed row weight (LayerNorm gamma) product matches float64', async (t) => 
   t.true(maxErr(r.outputs[0]!, encoded(x).map((v, i) => v * ge[i % 8]!)) <= ULP);
 });
 
-test('cosine protocol: one round, 8 bytes per element per server, error ≤ 3·2^-16', async (t) => {
+for (const version of ['v1', 'v2'] as const) test(`cosine protocol (${version}): one round, ${version === 'v1' ? 8 : 4} bytes per element per server, error ≤ 3·2^-16`, async (t) => {
   const n = 5000;
   const be = backend('native');
   const feats = 4;
@@ -163,6 +163,7 @@ test('cosine protocol: one round, 8 bytes per element per server, error ≤ 3·2
     outputSizes: [n, n],
     outputBits: [2 * F, 2 * F],
     run: async (p, [X]) => {
+      p.protocols = version;
       const { cos, sin } = await cosSin(p, anglesFromFeatures(p, X!, kT, feats));
       return { reveal: [cos, sin] };
     },
@@ -178,7 +179,7 @@ test('cosine protocol: one round, 8 bytes per element per server, error ≤ 3·2
   t.true(maxErr(r.outputs[1]!, wantS) <= 3 * ULP, `sin error ${maxErr(r.outputs[1]!, wantS)}`);
   const m = r.links.get('s0')!.meter.snapshot();
   t.is(m.ops['cos']!.rounds, 1);
-  t.is(m.ops['cos']!.bytesSent, 8 * n);
+  t.is(m.ops['cos']!.bytesSent, version === 'v1' ? 8 * n : 8 * 32 * Math.ceil(n / 64), 'v2 opens the top 32 bits as bit planes');
   assertUniformOpenings(t, r.opened.s1, 'cos');
 });
 

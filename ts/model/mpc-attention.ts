@@ -184,7 +184,8 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
   });
   const cs = await cosSin(p, angles, `${op}.cos`);
   // [sin | cos] of every angle, f bits.
-  const trig = await truncate(p, cat(p, [cs.sin, cs.cos]), cs.fracBits - f, `${op}.cos.trunc`);
+  // |sin|, |cos| ≤ 1 + 2^-15 with 2f bits: below 2^(2f+1), so v2 truncates them from a 2f + 4 bit ring.
+  const trig = await truncate(p, cat(p, [cs.sin, cs.cos]), cs.fracBits - f, `${op}.cos.trunc`, p.protocols === 'v1' ? {} : { from: 2 * f + 4 });
   const sinAt = 0;
   const cosAt = 2 * heads * N * D;
 

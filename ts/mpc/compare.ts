@@ -196,6 +196,16 @@ export async function relu(p: Party, x: Shared, op = 'relu'): Promise<Shared> {
   return sub(p, x, await mulBit(p, neg, x, `${op}.mul`));
 }
 
+/**
+ * b ? x : y for a comparison's masked bit (v2: mulMaskedBit, 8 bytes per element per server and 8 from the
+ * dealer) or its plain share (v1: a Beaver product, 16 and 8). 1 round.
+ */
+export async function selectMasked(p: Party, b: MaskedBit, x: Shared, y: Shared, op = 'select'): Promise<Shared> {
+  if (p.protocols === 'v1') return select(p, b.bit, x, y, op);
+  const d = await mulMaskedBit(p, b, sub(p, x, y), op);
+  return p.isDealer ? new Shared(x.shape, null) : new Shared(x.shape, p.ring.backend.add(y.s, d.s));
+}
+
 /** b ? x : y for an integer 0/1 share b. 1 round. */
 export async function select(p: Party, b: Shared, x: Shared, y: Shared, op = 'select'): Promise<Shared> {
   const d = await mulBit(p, b, sub(p, x, y), op);

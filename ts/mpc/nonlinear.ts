@@ -29,7 +29,7 @@
 import { Matrix, solve } from 'ml-matrix';
 import { SecpError } from '../../bindings/errors.js';
 import { mul, mulFixedRowRaw, mulRaw, mulRowsRaw, squareRaw, type FixedWeight } from './beaver.js';
-import { ltz, ltzMasked, mulMaskedBit, select } from './compare.js';
+import { ltz, ltzMasked, mulMaskedBit, selectMasked } from './compare.js';
 import type { Party } from './party.js';
 import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
 import { truncate } from './truncation.js';
@@ -56,10 +56,10 @@ function flat(x: Shared): Shared {
  * comparison (ltz): exact for every x by default; k needs |x + 16| < 2^(k-1-f).
  */
 export async function exp(p: Party, x: Shared, op = 'exp', bits = 64): Promise<Shared> {
-  const below = await ltz(p, addConst(p, x, 16), `${op}.clip`, { bits });
+  const below = await ltzMasked(p, addConst(p, x, 16), `${op}.clip`, { bits });
   // x < -16 → -16 (e^-16 ≈ 1e-7 is 0 at f = 16)
   const lo = addConst(p, new Shared(x.shape, p.isDealer ? null : new BigUint64Array(x.size)), -16);
-  const clipped = await select(p, below, lo, x, `${op}.sel`);
+  const clipped = await selectMasked(p, below, lo, x, `${op}.sel`);
   // The base 1 + x/256 is kept with f + 8 fractional bits: x's ring value already *is* x/256 there,
   // so no precision is lost before the 256-fold amplification of the squarings.
   const hi = p.ring.fracBits + 8;
@@ -361,8 +361,8 @@ export async function rowMax(p: Party, x: Shared, op = 'max', bits = 64): Promis
     };
     const a = pick(0, half);
     const b = pick(1, half);
-    const aLess = await ltz(p, sub(p, a, b), `${op}.cmp`, { bits });
-    const m = await select(p, aLess, b, a, `${op}.sel`);
+    const aLess = await ltzMasked(p, sub(p, a, b), `${op}.cmp`, { bits });
+    const m = await selectMasked(p, aLess, b, a, `${op}.sel`);
     if (c % 2 === 1) {
       // The odd one out rides along to the next level.
       let out: BigUint64Array | null = null;
