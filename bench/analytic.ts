@@ -16,6 +16,7 @@
 import type { MeterSnapshot, PartyId } from '../ts/net/index.js';
 import { resolveSpec, rfaDenominator, type MpcSpec } from '../ts/model/mpc.js';
 import { softmaxSumRange, type Range } from '../ts/model/mpc-attention.js';
+import type { ProtocolVersion } from '../ts/mpc/party.js';
 import { FRAC_BITS } from '../ts/ring/tensor.js';
 
 const WORD = 8;
@@ -33,6 +34,8 @@ export interface LabelTraffic {
 export const LTZ_WIDTHS = {
   /** GELU's segment tests x ± 4, exact for |x ± 4| < 2^15. */
   gelu: (f: number) => Math.min(64, f + 16),
+  /** v2 GELU: coarse tests (ltz drop = f − 6), so the width is f + 16 − drop = 22 for any f. */
+  geluV2: (_f: number) => 22,
   /** The softmax's max tournament and its exp's clip, for logits |x| < 2^15. */
   softmax: (f: number) => Math.min(64, f + 17),
   /** The thresholds base·2^j (j < k) of reciprocal and rsqrt. */
@@ -43,8 +46,8 @@ export const LTZ_WIDTHS = {
 export class Traffic {
   readonly labels = new Map<string, LabelTraffic>();
 
-  /** `fracBits`: the ring's f, which sets some comparison widths. */
-  constructor(readonly fracBits: number) {}
+  /** `fracBits`: the ring's f, which sets some comparison widths; `protocols` as the session's (Party.protocols). */
+  constructor(readonly fracBits: number, readonly protocols: ProtocolVersion = 'v2') {}
 
   private label(op: string): LabelTraffic {
     let t = this.labels.get(op);
@@ -69,6 +72,19 @@ export class Traffic {
     this.send(op, 'dealer', words);
   }
 
+  /** Party.openBits / dealBits of n elements at `bits`: whole words at 64, else bit planes. */
+  private static planes(n: number, bits: number): number {
+    return bits === 64 ? n : bits * Math.ceil(n / 64);
+  }
+
+  openBits(op: string, n: number, bits: number): void {
+    this.open(op, Traffic.planes(n, bits));
+  }
+
+  dealBits(op: string, n: number, bits: number): void {
+    this.deal(op, Traffic.planes(n, bits));
+  }
+
   input(op: string, owner: PartyId, words: number): void {
     this.send(op, owner, 2 * words);
   }
@@ -80,14 +96,15 @@ export class Traffic {
 
   // --- ts/mpc/beaver.ts, truncation.ts, cosine.ts --------------------------------------------------------
 
-  mulRaw(op: string, n: number): void {
-    this.deal(`${op}.c`, n);
-    this.open(op, 2 * n);
+  /** Beaver product in the ring mod 2^bits (v2 narrow products below 64). */
+  mulRaw(op: string, n: number, bits = 64): void {
+    this.dealBits(`${op}.c`, n, bits);
+    this.open(op, 2 * Traffic.planes(n, bits));
   }
 
-  square(op: string, n: number): void {
-    this.deal(`${op}.c`, n);
-    this.open(op, n);
+  square(op: string, n: number, bits = 64): void {
+    this.dealBits(`${op}.c`, n, bits);
+    this.openBits(op, n, bits);
   }
 
   /** Many secret products [m, k]·[k, n] in one round. */
@@ -106,9 +123,28 @@ export class Traffic {
     this.open(op, n);
   }
 
-  truncate(op: string, n: number): void {
+  /**
+   * Truncation by `bits` of an input held mod 2^from: v1 deals r's top bit as a word; v2 deals it in
+   * bits + 65 − from bit planes and opens the top `from` bits of c.
+   */
+  truncate(op: string, n: number, bits = this.fracBits, from = 64): void {
     this.deal(`${op}.r_tr`, n);
-    this.deal(`${op}.r_msb`, n);
+    if (this.protocols === 'v1') this.deal(`${op}.r_msb`, n);
+    else this.dealBits(`${op}.r_msb`, n, Math.min(64, bits + 65 - from));
+    this.openBits(op, n, from);
+  }
+
+  /** mulRowsRaw (beaver.ts) of [rows, cols] pairs: v2 opens every element once and every row once. */
+  mulRows(op: string, pairs: readonly (readonly [number, number])[]): void {
+    const elems = pairs.reduce((s, [r, c]) => s + r * c, 0);
+    if (this.protocols === 'v1') return this.mulRaw(op, elems);
+    this.deal(`${op}.c`, elems);
+    this.open(op, elems + pairs.reduce((s, [r]) => s + r, 0));
+  }
+
+  /** mulMaskedBit (compare.ts): one opening of y − α, ρα dealt. */
+  mulMaskedBit(op: string, n: number): void {
+    this.deal(`${op}.c`, n);
     this.open(op, n);
   }
 
@@ -117,10 +153,11 @@ export class Traffic {
     this.truncate(`${op}.trunc`, n);
   }
 
+  /** cosine.ts: v2 opens the angles' top 32 bits. */
   cosSin(op: string, n: number): void {
     this.deal(`${op}.cos_t`, n);
     this.deal(`${op}.sin_t`, n);
-    this.open(op, n);
+    this.openBits(op, n, this.protocols === 'v1' ? 64 : 32);
   }
 
   // --- ts/mpc/compare.ts ---------------------------------------------------------------------------------
@@ -146,8 +183,10 @@ export class Traffic {
     this.open(`${op}.b2a`, w);
   }
 
+  /** select / selectMasked (v2: mulMaskedBit). */
   select(op: string, n: number): void {
-    this.mulRaw(op, n);
+    if (this.protocols === 'v1') this.mulRaw(op, n);
+    else this.mulMaskedBit(op, n);
   }
 
   // --- ts/mpc/nonlinear.ts -------------------------------------------------------------------------------
@@ -157,22 +196,29 @@ export class Traffic {
     this.select(`${op}.sel`, n);
     for (let i = 0; i < 8; i++) {
       this.square(`${op}.sq`, n);
-      this.truncate(`${op}.sq.trunc`, n);
+      this.truncate(`${op}.sq.trunc`, n, this.fracBits + 8);
     }
-    this.truncate(`${op}.scale`, n);
+    this.truncate(`${op}.scale`, n, 8);
   }
 
   /** normalize: the k thresholds base·2^j in one comparison, then the selected scale (mulSelected). */
   private normalize(op: string, n: number, base: number, k: number): void {
     this.ltz(`${op}.cmp`, k * n, LTZ_WIDTHS.normalize(this.fracBits, base, k));
-    this.mul(`${op}.scale`, n);
+    this.mulSelected(`${op}.scale`, n, 1);
+  }
+
+  /** nonlinear.ts mulSelected: a product truncated by the constants' bits, chosen from |y·c| ≤ bound. */
+  private mulSelected(op: string, n: number, bound: number): void {
+    const f = this.fracBits;
+    this.mulRaw(op, n);
+    this.truncate(`${op}.trunc`, n, Math.max(f, Math.min(2 * f, 61 - f - Math.ceil(Math.log2(bound)))));
   }
 
   /** 1/x over k octaves from `base` (2^lo, or the clamp's floor). */
   reciprocal(op: string, n: number, base: number, k: number): void {
     this.normalize(op, n, base, k);
     for (let i = 0; i < 6; i++) this.mul(`${op}.nr`, n);
-    this.mul(`${op}.unscale`, n);
+    this.mulSelected(`${op}.unscale`, n, 2 / base);
   }
 
   /** 1/√x on [2^lo, 2^hi). */
@@ -184,13 +230,28 @@ export class Traffic {
       this.truncate(`${op}.nr.trunc`, n);
       this.mul(`${op}.nr`, n);
       this.mulRaw(`${op}.nr`, n);
-      this.truncate(`${op}.nr.trunc`, n);
+      this.truncate(`${op}.nr.trunc`, n, this.fracBits + 1);
     }
-    this.mul(`${op}.unscale`, n);
+    this.mulSelected(`${op}.unscale`, n, 1.5 * 2 ** (-range.lo / 2));
   }
 
   /** GELU: [x < -4] and [x > 4] in one comparison of 2n, v = (x/4)², v², v³, the high half's product, the selection. */
   gelu(op: string, n: number): void {
+    if (this.protocols === 'v2') {
+      // Coarse tests at 22 bits; narrow products mod 2^39, 2^35, 2^35, 2^58 (GELU_RINGS), each truncated from its width.
+      const f = this.fracBits;
+      this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.geluV2(f));
+      this.square(`${op}.pow`, n, 39);
+      this.truncate(`${op}.pow.trunc`, n, f + 4, 39);
+      this.square(`${op}.pow`, n, 35);
+      this.truncate(`${op}.pow.trunc`, n, f, 35);
+      this.mulRaw(`${op}.pow`, n, 35);
+      this.truncate(`${op}.pow.trunc`, n, f, 35);
+      this.mulRaw(`${op}.poly`, n, 58);
+      this.truncate(`${op}.poly.trunc`, n, 2 * f, 58);
+      this.mulMaskedBit(`${op}.sel`, 2 * n);
+      return;
+    }
     this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.gelu(this.fracBits));
     for (let i = 0; i < 2; i++) {
       this.square(`${op}.pow`, n);
@@ -198,7 +259,7 @@ export class Traffic {
     }
     this.mul(`${op}.pow`, n);
     this.mulRaw(`${op}.poly`, n);
-    this.truncate(`${op}.poly.trunc`, n);
+    this.truncate(`${op}.poly.trunc`, n, 2 * this.fracBits);
     this.mulRaw(`${op}.sel`, 2 * n);
   }
 
@@ -208,9 +269,11 @@ export class Traffic {
     this.truncate(`${op}.sq.trunc`, rows * cols);
     this.truncate(`${op}.var`, rows);
     this.rsqrt(`${op}.rsqrt`, rows, range);
-    this.mul(`${op}.norm`, rows * cols);
+    // v2 leaves the normalised product untruncated and truncates by 2f after gamma.
+    if (this.protocols === 'v1') this.mul(`${op}.norm`, rows * cols);
+    else this.mulRows(`${op}.norm`, [[rows, cols]]);
     this.mulFixedRow(`${op}.gamma`, rows * cols);
-    this.truncate(`${op}.gamma.trunc`, rows * cols);
+    this.truncate(`${op}.gamma.trunc`, rows * cols, this.protocols === 'v1' ? this.fracBits : 2 * this.fracBits);
   }
 
   rowMax(op: string, rows: number, cols: number, bits = 64): void {
@@ -225,7 +288,8 @@ export class Traffic {
     this.rowMax(`${op}.max`, rows, cols, bits);
     this.exp(`${op}.exp`, rows * cols, bits);
     this.reciprocal(`${op}.recip`, rows, 2 ** range.lo, range.hi - range.lo);
-    this.mul(`${op}.norm`, rows * cols);
+    this.mulRows(`${op}.norm`, [[rows, cols]]);
+    this.truncate(`${op}.norm.trunc`, rows * cols);
   }
 
   // --- totals --------------------------------------------------------------------------------------------
@@ -249,7 +313,7 @@ export class Traffic {
  */
 export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRAC_BITS): Traffic {
   const s = resolveSpec(spec, fracBits);
-  const t = new Traffic(fracBits);
+  const t = new Traffic(fracBits, s.protocols);
   const { examples: B, length: n, promptLength: P, dh } = s;
   const { hidden: H, intermediate: I, heads, layers } = s.config;
   const seqs = candidates * B;
@@ -271,16 +335,17 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
       t.square(`${a}.norm.sq`, T * 2 * H);
       t.truncate(`${a}.norm.trunc`, T * 2 * heads);
       t.rsqrt(`${a}.norm.rsqrt`, T * 2 * heads, s.ranges.qkNorm);
-      t.mulRaw(`${a}.scale`, T * 2 * H + T * heads * (dh + 1));
+      t.mulRows(`${a}.scale`, [[T * 2 * heads, dh], [T, heads * (dh + 1)]]);
       t.cosSin(`${a}.cos`, 2 * heads * T * D);
-      t.truncate(`${a}.cos.trunc`, 4 * heads * T * D);
+      t.truncate(`${a}.cos.trunc`, 4 * heads * T * D, fracBits, s.protocols === 'v1' ? 64 : 2 * fracBits + 4);
       t.matmulMany(`${a}.kv`, Array.from({ length: S }, () => [2 * D, n, dh + 1] as const));
       t.truncate(`${a}.kv.trunc`, S * 2 * D * (dh + 1));
       t.matmulMany(`${a}.qkv`, Array.from({ length: S }, () => [n, 2 * D, dh + 1] as const));
       t.truncate(`${a}.qkv.trunc`, S * n * (dh + 1));
       const den = rfaDenominator(s);
       t.reciprocal(`${a}.den`, S * n, den.floor, den.octaves);
-      t.mul(`${a}.div`, S * n * dh);
+      t.mulRows(`${a}.div`, [[S * n, dh]]);
+      t.truncate(`${a}.div.trunc`, S * n * dh);
     } else {
       const a = `${op}.attn`;
       t.matmulMany(`${a}.scores`, Array.from({ length: S }, () => [n, dh, n] as const));
@@ -289,7 +354,8 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
       t.matmulMany(`${a}.pv`, Array.from({ length: S }, () => [n, n, dh] as const));
     }
     t.matmulFixed(`${op}.o`, T, H, H);
-    t.truncate(`${op}.o.trunc`, T * H);
+    // The context has f fractional bits after RFA, 2f after softmax attention.
+    t.truncate(`${op}.o.trunc`, T * H, s.rfa !== undefined ? fracBits : 2 * fracBits);
     t.layerNorm(`${op}.ln1`, T, H, ln);
     t.matmulFixed(`${op}.ffn1`, T, H, I);
     t.truncate(`${op}.ffn1.trunc`, T * I);

@@ -8,12 +8,16 @@
  * the same forwards under the network settings and writes them into bench/REPORT.md; this is the quick look.
  *
  *   npm run bench:transformer -- [--model bert-base|roberta-large|minilm] [--layers N] [--seq N] [--batch N]
- *                                [--prompt N] [--candidates N] [--features N] [--attention rfa|softmax|both] [--full]
+ *                                [--prompt N] [--candidates N] [--features N] [--attention rfa|softmax|both]
+ *                                [--protocols v2|v1|both] [--full]
  *
  * Default: BERT-base shape, seq 128 with 8 prompt tokens, batch 8, 2 layers; the whole model's totals are
  * extrapolated from the measured per-layer mean and labelled so. --full runs all of the model's layers.
  * Bytes are payload bytes sent by all parties together (S0, S1, the dealer, and the data owner's inputs and
- * outputs); rounds are S0's (both servers count the same).
+ * outputs), also split into online (S0 + S1, with the owners' inputs and outputs) and dealer bytes; rounds are
+ * S0's (both servers count the same). --protocols both (default) runs every attention with the current protocols
+ * (v2) and with those of commit bc2c1c5 (v1, ts/mpc/party.ts ProtocolVersion) in this one invocation, and prints
+ * the v1/v2 ratios.
  * Time is wall-clock with all parties sharing this machine's cores, so it is the sum of their compute; 'cpu s' is
  * this process's CPU time over the same step (all threads), which other load on the machine does not inflate.
  * The dealer runs up to one layer ahead of the servers (MpcEncoder paces it), so some of its work lands in the
@@ -23,6 +27,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadBackend } from '../bindings/index.js';
 import { createLocalSession } from '../ts/model/mpc.js';
+import type { ProtocolVersion } from '../ts/mpc/party.js';
 import { Ring } from '../ts/ring/tensor.js';
 import { MODEL_SHAPES, benchBatch, benchModel, benchPrompts, specOf, type ShapeName } from './workloads/transformer.js';
 
@@ -36,6 +41,7 @@ const { values: args } = parseArgs({
     candidates: { type: 'string', default: '1' },
     features: { type: 'string', default: '64' },
     attention: { type: 'string', default: 'both' },
+    protocols: { type: 'string', default: 'both' },
     full: { type: 'boolean', default: false },
   },
 });
@@ -56,6 +62,8 @@ const C = int('candidates', args.candidates);
 const features = int('features', args.features);
 const attentions = args.attention === 'both' ? (['rfa', 'softmax'] as const) : [args.attention as 'rfa' | 'softmax'];
 if (!attentions.every((a) => a === 'rfa' || a === 'softmax')) throw new Error('--attention must be rfa, softmax or both');
+const versions = args.protocols === 'both' ? (['v2', 'v1'] as const) : [args.protocols as ProtocolVersion];
+if (!versions.every((v) => v === 'v1' || v === 'v2')) throw new Error('--protocols must be v2, v1 or both');
 
 const t = performance.now();
 const model = benchModel(shape, layers);
@@ -69,6 +77,8 @@ interface Stats {
   /** CPU seconds of this process (user + system, all threads): robust to other load on the machine. */
   cpu: number;
   bytes: number;
+  /** Of which the dealer sent. */
+  dealer: number;
   rounds: number;
 }
 
@@ -85,9 +95,9 @@ interface Result {
 
 const PARTIES = ['s0', 's1', 'dealer', 'data', 'model'] as const;
 
-async function run(attention: 'rfa' | 'softmax'): Promise<Result> {
+async function run(attention: 'rfa' | 'softmax', protocols: ProtocolVersion): Promise<Result> {
   const ring = new Ring();
-  const spec = specOf({ shape, attention, layers, batch: B, seq, prompt: P, candidates: C, head: 'mlm', features }, model);
+  const spec = { ...specOf({ shape, attention, layers, batch: B, seq, prompt: P, candidates: C, head: 'mlm', features }, model), protocols };
   // S0's phase starts time the steps; the dealer runs ahead of the servers, so bytes and rounds are taken
   // from the op labels (l<i>.*, head.*, ...) of the final meters instead.
   const phases = new Map<string, { at: number; cpu: number }>();
@@ -110,10 +120,12 @@ async function run(attention: 'rfa' | 'softmax'): Promise<Result> {
   const stats = (from: string, to: string, match: (op: string) => boolean): Stats => {
     let bytes = 0;
     for (const snap of snaps.values()) for (const [op, v] of Object.entries(snap.ops)) if (match(op)) bytes += v.bytesSent;
+    let dealer = 0;
+    for (const [op, v] of Object.entries(snaps.get('dealer')!.ops)) if (match(op)) dealer += v.bytesSent;
     let rounds = 0;
     for (const [op, v] of Object.entries(snaps.get('s0')!.ops)) if (match(op)) rounds += v.rounds;
     const [a, b] = [phases.get(from)!, phases.get(to)!];
-    return { seconds: (b.at - a.at) / 1000, cpu: b.cpu - a.cpu, bytes, rounds };
+    return { seconds: (b.at - a.at) / 1000, cpu: b.cpu - a.cpu, bytes, dealer, rounds };
   };
   const prefix = (...ps: string[]) => (op: string) => ps.some((q) => op.startsWith(q));
   const inForward = (op: string) => op === 'prompt' || op === 'logits' || /^(l\d+|head)\./.test(op);
@@ -140,7 +152,7 @@ async function run(attention: 'rfa' | 'softmax'): Promise<Result> {
 
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
 const NOTE = 'time per layer: the dealer works up to one layer ahead of the servers, so compare the mean per layer';
-const fmt = (r: Stats) => [r.seconds.toFixed(2), r.cpu.toFixed(2), mb(r.bytes), String(r.rounds)];
+const fmt = (r: Stats) => [r.seconds.toFixed(2), r.cpu.toFixed(2), mb(r.bytes), mb(r.bytes - r.dealer), mb(r.dealer), String(r.rounds)];
 const table = (rows: string[][]) => {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')).join('\n');
@@ -153,18 +165,19 @@ console.log(
     `(seeded, built in ${modelSeconds.toFixed(1)} s); batch ${B} × seq ${seq}, ${C} candidate(s), prompt ${P} rows; RFA D = ${features}`,
 );
 const results = new Map<string, Result>();
-for (const a of attentions) {
+for (const a of attentions) for (const v of versions) {
   const t0 = performance.now();
-  const r = await run(a);
-  results.set(a, r);
-  const rows = [['step', 'seconds', 'cpu s', 'MiB', 'rounds']];
+  const r = await run(a, v);
+  results.set(`${a} ${v}`, r);
+  const rows = [['step', 'seconds', 'cpu s', 'MiB', 'online MiB', 'dealer MiB', 'rounds']];
   rows.push(['embedding (once per session)', ...fmt(r.embed)]);
   r.layers.forEach((l, i) => {
     rows.push([`layer ${i}`, ...fmt(l)]);
     rows.push([`  of which attention`, ...fmt(r.attention[i]!)]);
   });
   const mean = (k: keyof Stats) => r.layers.reduce((s, l) => s + l[k], 0) / layers;
-  rows.push(['mean per layer', ...fmt({ seconds: mean('seconds'), cpu: mean('cpu'), bytes: mean('bytes'), rounds: mean('rounds') })]);
+  const meanStats = (): Stats => ({ seconds: mean('seconds'), cpu: mean('cpu'), bytes: mean('bytes'), dealer: mean('dealer'), rounds: mean('rounds') });
+  rows.push(['mean per layer', ...fmt(meanStats())]);
   rows.push(['heads (MLM, label words)', ...fmt(r.head)]);
   rows.push([`forward total (${layers} layers)`, ...fmt(r.total)]);
   if (layers !== FULL_LAYERS) {
@@ -173,30 +186,49 @@ for (const a of attentions) {
       seconds: r.total.seconds + more * mean('seconds'),
       cpu: r.total.cpu + more * mean('cpu'),
       bytes: r.total.bytes + more * mean('bytes'),
+      dealer: r.total.dealer + more * mean('dealer'),
       rounds: Math.round(r.total.rounds + more * mean('rounds')),
     };
     rows.push([`EXTRAPOLATED forward, ${FULL_LAYERS} layers`, ...fmt(ex)]);
-    results.set(a, { ...r, total: ex });
+    results.set(`${a} ${v}`, { ...r, total: ex });
   }
-  console.log(`\n${a} attention (run took ${((performance.now() - t0) / 1000).toFixed(1)} s)\n${table(rows)}\n${NOTE}`);
+  const name = v === 'v1' ? 'previous protocols (v1, bc2c1c5)' : 'current protocols (v2)';
+  console.log(`\n${a} attention, ${name} (run took ${((performance.now() - t0) / 1000).toFixed(1)} s)\n${table(rows)}\n${NOTE}`);
+  const m = meanStats();
+  console.log(`LINE ${a} ${v}: per layer ${m.seconds.toFixed(2)} s, ${mb(m.bytes)} MiB (online ${mb(m.bytes - m.dealer)}, dealer ${mb(m.dealer)}), ${m.rounds} rounds`);
   const total = [...r.groups.values()].reduce((x, g) => x + g.bytes, 0);
   const groupRows = [['layer 0 by op', 'MiB', 'share', 'rounds']];
-  for (const [g, v] of r.groups) groupRows.push([g, mb(v.bytes), `${((100 * v.bytes) / total).toFixed(0)}%`, String(v.rounds)]);
+  for (const [g, gv] of r.groups) groupRows.push([g, mb(gv.bytes), `${((100 * gv.bytes) / total).toFixed(0)}%`, String(gv.rounds)]);
   console.log(table(groupRows));
 }
-const rfa = results.get('rfa');
-const soft = results.get('softmax');
-if (rfa && soft) {
-  const sum = (xs: Stats[], k: 'seconds' | 'cpu' | 'bytes') => xs.reduce((s, l) => s + l[k], 0);
+const sum = (xs: Stats[], k: 'seconds' | 'cpu' | 'bytes' | 'dealer') => xs.reduce((s, l) => s + l[k], 0);
+for (const v of versions) {
+  const rfa = results.get(`rfa ${v}`);
+  const soft = results.get(`softmax ${v}`);
+  if (!rfa || !soft) continue;
   const perLayer = (r: Result, k: 'seconds' | 'cpu' | 'bytes') => sum(r.layers, k);
   const label = layers === FULL_LAYERS ? '' : ` (${FULL_LAYERS}-layer totals extrapolated)`;
-  console.log(`\nsoftmax / RFA${label}; the paper reports 3.2× time and 3.6× bytes (RoBERTa-large, LAN)`);
+  console.log(`\nsoftmax / RFA, protocols ${v}${label}; the paper reports 3.2× time and 3.6× bytes (RoBERTa-large, LAN)`);
   console.log(
     table([
       ['ratio', 'time', 'cpu', 'bytes', 'rounds'],
       ['per layer', (perLayer(soft, 'seconds') / perLayer(rfa, 'seconds')).toFixed(2), (perLayer(soft, 'cpu') / perLayer(rfa, 'cpu')).toFixed(2), (perLayer(soft, 'bytes') / perLayer(rfa, 'bytes')).toFixed(2), (soft.layers[0]!.rounds / rfa.layers[0]!.rounds).toFixed(2)],
       ['forward', (soft.total.seconds / rfa.total.seconds).toFixed(2), (soft.total.cpu / rfa.total.cpu).toFixed(2), (soft.total.bytes / rfa.total.bytes).toFixed(2), (soft.total.rounds / rfa.total.rounds).toFixed(2)],
       ['attention only', (sum(soft.attention, 'seconds') / sum(rfa.attention, 'seconds')).toFixed(2), (sum(soft.attention, 'cpu') / sum(rfa.attention, 'cpu')).toFixed(2), (sum(soft.attention, 'bytes') / sum(rfa.attention, 'bytes')).toFixed(2), (soft.attention[0]!.rounds / rfa.attention[0]!.rounds).toFixed(2)],
+    ]),
+  );
+}
+for (const a of attentions) {
+  const v1 = results.get(`${a} v1`);
+  const v2 = results.get(`${a} v2`);
+  if (!v1 || !v2) continue;
+  const per = (r: Result, k: 'seconds' | 'cpu' | 'bytes' | 'dealer') => sum(r.layers, k);
+  console.log(`\n${a}: previous (v1) / current (v2) protocols, per layer (same run)`);
+  console.log(
+    table([
+      ['ratio', 'time', 'cpu', 'bytes', 'online bytes', 'dealer bytes', 'rounds'],
+      ['per layer', (per(v1, 'seconds') / per(v2, 'seconds')).toFixed(2), (per(v1, 'cpu') / per(v2, 'cpu')).toFixed(2), (per(v1, 'bytes') / per(v2, 'bytes')).toFixed(2),
+        ((per(v1, 'bytes') - per(v1, 'dealer')) / (per(v2, 'bytes') - per(v2, 'dealer'))).toFixed(2), (per(v1, 'dealer') / per(v2, 'dealer')).toFixed(2), (v1.layers[0]!.rounds / v2.layers[0]!.rounds).toFixed(2)],
     ]),
   );
 }

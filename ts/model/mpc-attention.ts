@@ -20,7 +20,7 @@
  * then truncates once, by 2f (a round saved per layer; it needs |ctx·Wo| < 2^(62-3f), 2^14 at f = 16). The RFA
  * context is truncated to f bits first: with a clamped normaliser it is num/epsDen, which has no such bound.
  */
-import { matmulManyRaw, mul, mulRaw, squareRaw } from '../mpc/beaver.js';
+import { matmulManyRaw, mulRaw, mulRowsRaw, squareRaw } from '../mpc/beaver.js';
 import { cosSin } from '../mpc/cosine.js';
 import { broadcastCols, exp, reciprocal, rowMax, rsqrt, softmax } from '../mpc/nonlinear.js';
 import type { Party } from '../mpc/party.js';
@@ -184,7 +184,8 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
   });
   const cs = await cosSin(p, angles, `${op}.cos`);
   // [sin | cos] of every angle, f bits.
-  const trig = await truncate(p, cat(p, [cs.sin, cs.cos]), cs.fracBits - f, `${op}.cos.trunc`);
+  // |sin|, |cos| ≤ 1 + 2^-15 with 2f bits: below 2^(2f+1), so v2 truncates them from a 2f + 4 bit ring.
+  const trig = await truncate(p, cat(p, [cs.sin, cs.cos]), cs.fracBits - f, `${op}.cos.trunc`, p.protocols === 'v1' ? {} : { from: 2 * f + 4 });
   const sinAt = 0;
   const cosAt = 2 * heads * N * D;
 
@@ -229,7 +230,8 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
   const num = cols(p, ndT, 0, dh);
   const den = cols(p, ndT, dh, 1).reshape([S * n]);
   const invDen = await reciprocal(p, den, { floor: o.denFloor, octaves: o.denOctaves }, `${op}.den`);
-  const out = await mul(p, num, broadcastCols(p, invDen, dh), `${op}.div`);
+  const [quot] = await mulRowsRaw(p, [[num, invDen]], `${op}.div`);
+  const out = await truncate(p, quot!, f, `${op}.div.trunc`);
   return { ctx: fromHeadBlocks(p, out, dh, d), fracBits: f };
 }
 
@@ -245,12 +247,7 @@ async function normalizedInputs(p: Party, qk: Shared, v1: Shared, mask: Shared, 
   const sums = local(p, [N * 2 * heads], () => be.sumAxis(sq.s, N * 2 * heads, dh, 1));
   const norm2 = await truncate(p, addPublic(p, sums, be.encode(Float64Array.of(o.epsNorm), 2 * f)), f, `${op}.norm.trunc`);
   const inv = await rsqrt(p, norm2, o.normRange, `${op}.norm.rsqrt`);
-  const prod = await mulRaw(
-    p,
-    cat(p, [qk, v1]),
-    cat(p, [broadcastCols(p, inv, dh), broadcastCols(p, mask, heads * (dh + 1))]),
-    `${op}.scale`,
-  );
+  const prod = cat(p, await mulRowsRaw(p, [[qk, inv], [v1, mask]], `${op}.scale`));
   const [qkIn, vm] = split(p, prod, [[N, 2 * H], [N * heads, dh + 1]]) as [Shared, Shared];
   return { qkIn, vm };
 }

@@ -49,7 +49,7 @@ import { SecpError } from '../../bindings/errors.js';
 import { fixWeight, matmulFixedRaw, matmulManyRaw, mulRaw, squareRaw, type FixedWeight } from '../mpc/beaver.js';
 import { InputParty, input, reveal } from '../mpc/io.js';
 import { broadcastCols, gelu, layerNorm, rsqrt, type LayerNormWeights } from '../mpc/nonlinear.js';
-import { Party, type Role } from '../mpc/party.js';
+import { Party, type ProtocolVersion, type Role } from '../mpc/party.js';
 import { Shared, add, addRow, cat, mulInt } from '../mpc/shared.js';
 import { truncate } from '../mpc/truncation.js';
 import { createLocalNetwork } from '../net/local.js';
@@ -105,6 +105,11 @@ export interface MpcSpec {
   head: MlmHeadSpec | PooledHeadSpec;
   batch: MpcBatchShape;
   ranges?: Partial<MpcRanges>;
+  /**
+   * Protocol versions (ts/mpc/party.ts ProtocolVersion): 'v2' (default) or 'v1', the protocols of commit
+   * bc2c1c5, for side-by-side benches. Every party reads it from the same spec.
+   */
+  protocols?: ProtocolVersion;
 }
 
 /** Defaults of the MPC forward's tunables, in one place. */
@@ -166,6 +171,7 @@ export interface ResolvedSpec {
   promptLength: number;
   promptStart: number;
   ranges: MpcRanges;
+  protocols: ProtocolVersion;
   /** Head width. */
   dh: number;
   /** Rows of the stacked embedding table (word, position, type). */
@@ -203,6 +209,8 @@ export function resolveSpec(spec: MpcSpec, fracBits: number): ResolvedSpec {
   }
   const d = MPC_DEFAULTS.ranges;
   const r = spec.ranges ?? {};
+  const protocols = spec.protocols ?? 'v2';
+  if (protocols !== 'v1' && protocols !== 'v2') invalid(`protocols must be 'v1' or 'v2', got ${JSON.stringify(protocols)}`);
   const rfa = attention === 'rfa' ? resolveRfa(config, spec.rfa) : undefined;
   if (rfa !== undefined && rfa.features * rfa.epsDen < 2 ** -fracBits) {
     invalid(`rfa.features × rfa.epsDen = ${rfa.features * rfa.epsDen} is below 2^-${fracBits}: the normaliser clamp would be 0 in fixed point`);
@@ -221,6 +229,7 @@ export function resolveSpec(spec: MpcSpec, fracBits: number): ResolvedSpec {
       qkNorm: checkRange('qkNorm', r.qkNorm ?? d.qkNorm, fracBits),
       poolNorm: checkRange('poolNorm', r.poolNorm ?? d.poolNorm, fracBits),
     },
+    protocols,
     dh: config.hidden / config.heads,
     tableRows: config.vocabSize + config.maxPositions + config.typeVocabSize,
     labels,
@@ -651,6 +660,7 @@ export class MpcEncoder {
   static async setup(p: Party, spec: MpcSpec, opts: MpcEncoderOptions = {}): Promise<MpcEncoder> {
     const s = resolveSpec(spec, p.ring.fracBits);
     if (opts.dealerAhead !== undefined) positiveInt('dealerAhead', opts.dealerAhead);
+    p.protocols = s.protocols;
     const f = p.ring.fracBits;
     const eps = s.config.layerNormEps;
     const got = new Map<string, FixedWeight | Shared>();

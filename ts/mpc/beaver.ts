@@ -10,6 +10,7 @@
 import { SecpError } from '../../bindings/errors.js';
 import type { Party } from './party.js';
 import { Shared, sameShape } from './shared.js';
+import { concatWords } from '../ring/tensor.js';
 import { truncate } from './truncation.js';
 
 function dims2(op: string, s: readonly number[]): [number, number] {
@@ -17,21 +18,30 @@ function dims2(op: string, s: readonly number[]): [number, number] {
   return [s[0]!, s[1]!];
 }
 
-/** Elementwise product of shared tensors (no truncation: 2f fractional bits, or f if one is an integer). */
-export async function mulRaw(p: Party, x: Shared, y: Shared, op = 'mul'): Promise<Shared> {
+/** A product's ring width: 64, or (v2 only) a narrower m whose result is right mod 2^m. */
+function checkBits(p: Party, op: string, bits: number): void {
+  if (bits !== 64 && (!Number.isInteger(bits) || bits < 2 || bits > 64 || p.protocols === 'v1')) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: the ring width must be an integer in 2..64 (64 with v1 protocols), got ${bits}`);
+  }
+}
+
+/**
+ * Elementwise product of shared tensors (no truncation: 2f fractional bits, or f if one is an integer).
+ * With `bits` = m < 64 (v2) the product is computed mod 2^m only (the operands are needed mod 2^m): it opens
+ * m bits per operand and element, and the dealer sends m bits; its result is to be used mod 2^m (truncate's
+ * `from`).
+ */
+export async function mulRaw(p: Party, x: Shared, y: Shared, op = 'mul', bits = 64): Promise<Shared> {
   sameShape(op, x.shape, y.shape);
+  checkBits(p, op, bits);
   const be = p.ring.backend;
   const n = x.size;
   const a = p.mask(op, n);
   const b = p.mask(op, n);
-  const c = await p.deal(`${op}.c`, n, () => be.mul(a, b));
+  const c = await p.dealBits(`${op}.c`, n, bits, () => be.mul(a, b));
   if (p.isDealer) return new Shared(x.shape, null);
-  // E = x − a and F = y − b straight into the one buffer that is opened.
-  const masked = new BigUint64Array(2 * n);
-  be.sub(x.s, a, masked.subarray(0, n));
-  be.sub(y.s, b, masked.subarray(n));
-  const [ef] = await p.open(op, masked);
-  return new Shared(x.shape, be.beaverMul(c, a, b, ef!.subarray(0, n), ef!.subarray(n), p.index === 0));
+  const [e, f] = await p.openBits(op, bits, be.sub(x.s, a), be.sub(y.s, b));
+  return new Shared(x.shape, be.beaverMul(c, a, b, e!, f!, p.index === 0));
 }
 
 /** Fixed-point elementwise product: mulRaw then truncation (2 rounds). */
@@ -39,14 +49,15 @@ export async function mul(p: Party, x: Shared, y: Shared, op = 'mul'): Promise<S
   return truncate(p, await mulRaw(p, x, y, op), p.ring.fracBits, `${op}.trunc`);
 }
 
-/** x² with a square pair (a, a²): opens only x - a. No truncation. */
-export async function squareRaw(p: Party, x: Shared, op = 'square'): Promise<Shared> {
+/** x² with a square pair (a, a²): opens only x - a. No truncation. `bits` as for mulRaw. */
+export async function squareRaw(p: Party, x: Shared, op = 'square', bits = 64): Promise<Shared> {
+  checkBits(p, op, bits);
   const be = p.ring.backend;
   const n = x.size;
   const a = p.mask(op, n);
-  const c = await p.deal(`${op}.c`, n, () => be.mul(a, a));
+  const c = await p.dealBits(`${op}.c`, n, bits, () => be.mul(a, a));
   if (p.isDealer) return new Shared(x.shape, null);
-  const [e] = await p.open(op, be.sub(x.s, a));
+  const [e] = await p.openBits(op, bits, be.sub(x.s, a));
   return new Shared(x.shape, be.beaverMul(c, a, a, e!, e!, p.index === 0));
 }
 
@@ -155,3 +166,54 @@ export async function matmulPublic(p: Party, x: Shared, w: BigUint64Array, n: nu
   const prod = p.isDealer ? null : p.ring.backend.matmul(x.s, w, m, k, n);
   return truncate(p, new Shared([m, n], prod), p.ring.fracBits, `${op}.trunc`);
 }
+
+/** Each element of v repeated `cols` times: [r] → [r, cols] row-major. */
+function repeatCols(v: BigUint64Array, cols: number): BigUint64Array {
+  const out = new BigUint64Array(v.length * cols);
+  for (let i = 0; i < v.length; i++) out.fill(v[i]!, i * cols, (i + 1) * cols);
+  return out;
+}
+
+/**
+ * X_i ⊙ v_i broadcast over columns, for pairs of X_i [r_i, c_i] (any shape of r_i·c_i elements) and v_i [r_i],
+ * all in one round, no truncation. v2: the triple's mask of v_i is one word per row (C = A ⊙ b broadcast), so
+ * each server opens X − A per element and v − b once per row: r·c + r words per pair instead of 2·r·c; the
+ * dealer sends r·c words (C). v1: a plain Beaver product of X with the broadcast v (as bc2c1c5).
+ */
+export async function mulRowsRaw(p: Party, pairs: readonly (readonly [Shared, Shared])[], op = 'mulrows'): Promise<Shared[]> {
+  const be = p.ring.backend;
+  const dims = pairs.map(([x, v]) => {
+    const cols = x.size / v.size;
+    if (!Number.isInteger(cols) || v.size === 0) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: ${x.size} elements do not split into ${v.size} rows`);
+    return cols;
+  });
+  const wide = (v: Shared, cols: number) => new Shared([v.size * cols], p.isDealer ? null : repeatCols(v.s, cols));
+  const flatOf = (x: Shared) => new Shared([x.size], p.isDealer ? null : x.s);
+  const split = (all: Shared): Shared[] => {
+    let off = 0;
+    return pairs.map(([x]) => {
+      off += x.size;
+      return new Shared(x.shape, p.isDealer ? null : all.s.subarray(off - x.size, off));
+    });
+  };
+  if (p.protocols === 'v1') {
+    const cat = (xs: Shared[]) => new Shared([xs.reduce((s, x) => s + x.size, 0)], p.isDealer ? null : concatWords(xs.map((x) => x.s)));
+    return split(await mulRaw(p, cat(pairs.map(([x]) => flatOf(x))), cat(pairs.map(([x, v], i) => wide(v, dims[i]!))), op));
+  }
+  const as = pairs.map(([x]) => p.mask(op, x.size));
+  const bs = pairs.map(([, v]) => p.mask(op, v.size));
+  const total = pairs.reduce((s, [x]) => s + x.size, 0);
+  const c = await p.deal(`${op}.c`, total, () => concatWords(as.map((a, i) => be.mul(a, repeatCols(bs[i]!, dims[i]!)))));
+  if (p.isDealer) return pairs.map(([x]) => new Shared(x.shape, null));
+  const opened = await p.open(op, ...pairs.map(([x], i) => be.sub(x.s, as[i]!)), ...pairs.map(([, v], i) => be.sub(v.s, bs[i]!)));
+  let off = 0;
+  return pairs.map(([x], i) => {
+    const e = opened[i]!;
+    const fw = repeatCols(opened[pairs.length + i]!, dims[i]!);
+    let z = be.add(c.subarray(off, off + x.size), be.add(be.mul(e, repeatCols(bs[i]!, dims[i]!)), be.mul(fw, as[i]!)));
+    if (p.index === 0) z = be.add(z, be.mul(e, fw));
+    off += x.size;
+    return new Shared(x.shape, z);
+  });
+}
+

@@ -21,6 +21,12 @@
  *   dealer → S1 bits: k (r's bits) + ⌊(k−1)/2⌋ (pair products) + 2(B−1) − L (AND results) + 64 (ρ's arithmetic
  *   share) = 216 | 137, i.e. 27 | 17.125 bytes (was 104).
  * ltz returns an *integer* share of [x < 0] (1, not 2^f), so multiplying by it needs no truncation.
+ * Coarse comparison (`drop: d`, v2): each server first shifts its share right by d bits, locally. The shifted
+ * shares are shares of ⌊x/2^d⌋ − e mod 2^(64−d) for an unknown e ∈ {0, 1} (the carry of the shares' low bits),
+ * so the result is exact for x < 0 and for x ≥ 2^d, and either bit for 0 ≤ x < 2^d (a band of 2^(d−f) in
+ * real value around the threshold); the width k ≤ 64 − d then only has to hold x/2^d: exact iff
+ * −2^(k−1+d) + 2^d ≤ x < 2^(k−1+d). It costs nothing and saves d bits of width (for a threshold where a
+ * band of 2^(d−f) does not matter, e.g. GELU's segment ends).
  */
 import { SecpError } from '../../bindings/errors.js';
 import type { KernelBackend } from '../../bindings/types.js';
@@ -34,6 +40,8 @@ const ALL_ONES = (1n << 64n) - 1n;
 export interface LtzOptions {
   /** Width k in 2..64 (default 64): the result is exact iff −2^(k−1) ≤ x < 2^(k−1) in raw ring units. */
   bits?: number;
+  /** Low bits dropped locally first (default 0; see the file header): k + drop ≤ 64. */
+  drop?: number;
 }
 
 /** Pairs of the local first level, then the combines of each Beaver level (blocks halve, an odd one rides up). */
@@ -68,10 +76,45 @@ function xorAll(be: KernelBackend, ...xs: BigUint64Array[]): BigUint64Array {
   return xs.reduce((acc, x) => be.xor(acc, x));
 }
 
+/**
+ * A comparison's result bit b = z ⊕ ρ with its public opening z and the dealer's bit ρ (arithmetic share
+ * `rho`; the dealer holds ρ itself): enough to multiply by b at the cost of one opening (mulMaskedBit).
+ */
+export interface MaskedBit {
+  /** Integer 0/1 share of b (null on the dealer). */
+  bit: Shared;
+  /** The opened z as words 0/1 (servers; null on the dealer). */
+  z: BigUint64Array | null;
+  rho: BigUint64Array;
+}
+
 /** Arithmetic share of [x < 0] as an integer 0/1. */
 export async function ltz(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}): Promise<Shared> {
+  return (await ltzMasked(p, x, op, opts)).bit;
+}
+
+/**
+ * b·y for a comparison's bit b = z ⊕ ρ: b·y = ρy + z(y − 2ρy), where ρy = ρ(y − α) + ρα takes one opening of
+ * y − α (α a fresh mask, ρα dealt). 1 round; per element 8 bytes per server, 8 from the dealer (mulRaw: 16, 8).
+ */
+export async function mulMaskedBit(p: Party, b: MaskedBit, y: Shared, op = 'mulbit'): Promise<Shared> {
+  const be = p.ring.backend;
+  const n = y.size;
+  if (b.bit.size !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: ${b.bit.size} bits for ${n} values`);
+  const alpha = p.mask(op, n);
+  const c = await p.deal(`${op}.c`, n, () => be.mul(b.rho, alpha));
+  if (p.isDealer) return new Shared(y.shape, null);
+  const [e] = await p.open(op, be.sub(y.s, alpha));
+  const rhoY = be.add(be.mul(b.rho, e!), c);
+  return new Shared(y.shape, be.add(rhoY, be.mul(b.z!, be.sub(y.s, be.scalarMul(rhoY, 2n)))));
+}
+
+/** ltz, also returning what mulMaskedBit needs. */
+export async function ltzMasked(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}): Promise<MaskedBit> {
   const k = opts.bits ?? 64;
   if (!Number.isInteger(k) || k < 2 || k > 64) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: bits must be an integer in 2..64, got ${k}`);
+  const drop = opts.drop ?? 0;
+  if (!Number.isInteger(drop) || drop < 0 || drop + k > 64) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: drop must be an integer in 0..${64 - k}, got ${drop}`);
   const be = p.ring.backend;
   const n = x.size;
   const w = Math.ceil(n / 64);
@@ -92,10 +135,11 @@ export async function ltz(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}
   }
   const rho = p.randXor(w); // one random bit per element, as a plane
   const rhoA = await p.deal(`${op}.rho`, n, () => be.fromBitPlanes(rho, 1, n));
-  if (p.isDealer) return new Shared(x.shape, null);
+  if (p.isDealer) return { bit: new Shared(x.shape, null), z: null, rho: rhoA };
 
   const me0 = p.index === 0;
-  const c = await p.openBits(`${op}.open`, be.add(x.s, r), k);
+  const xs = drop === 0 ? x.s : be.shrXor(x.s, drop, new BigUint64Array(n));
+  const [c] = await p.openBits(`${op}.open`, k, be.add(xs, r));
   const cBits = be.toBitPlanes(c, k);
   const nc = be.xor(cBits, new BigUint64Array(k * w).fill(ALL_ONES));
   // First level, local. With G_i = ¬c_i r_i, E_i = ¬c_i ⊕ r_i and q = r_h r_l for a pair (h, l) = (2i+1, 2i):
@@ -138,7 +182,7 @@ export async function ltz(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}
   const zz = be.fromBitPlanes(zOpen!, 1, n);
   let out = be.sub(rhoA, be.scalarMul(be.mul(zz, rhoA), 2n));
   if (me0) out = be.add(out, zz);
-  return new Shared(x.shape, out);
+  return { bit: new Shared(x.shape, out), z: zz, rho: rhoA };
 }
 
 /** b·x for an integer 0/1 share b (no truncation). 1 round. */
@@ -150,6 +194,16 @@ export async function mulBit(p: Party, b: Shared, x: Shared, op = 'mulbit'): Pro
 export async function relu(p: Party, x: Shared, op = 'relu'): Promise<Shared> {
   const neg = await ltz(p, x, `${op}.ltz`);
   return sub(p, x, await mulBit(p, neg, x, `${op}.mul`));
+}
+
+/**
+ * b ? x : y for a comparison's masked bit (v2: mulMaskedBit, 8 bytes per element per server and 8 from the
+ * dealer) or its plain share (v1: a Beaver product, 16 and 8). 1 round.
+ */
+export async function selectMasked(p: Party, b: MaskedBit, x: Shared, y: Shared, op = 'select'): Promise<Shared> {
+  if (p.protocols === 'v1') return select(p, b.bit, x, y, op);
+  const d = await mulMaskedBit(p, b, sub(p, x, y), op);
+  return p.isDealer ? new Shared(x.shape, null) : new Shared(x.shape, p.ring.backend.add(y.s, d.s));
 }
 
 /** b ? x : y for an integer 0/1 share b. 1 round. */

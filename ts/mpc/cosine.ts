@@ -4,9 +4,12 @@
  * Offline, the dealer shares a uniform t with [cos t], [sin t] (fixed point, f bits).
  * Online: open d = angle + t (uniform, so it reveals nothing), then locally (cosSinStep, cosine-step.ts)
  *   cos(angle) = cos d·[cos t] + sin d·[sin t],   sin(angle) = sin d·[cos t] − cos d·[sin t].
- *   rounds: 1; bytes per element per server: 8; dealer → S1: 16 per element.
+ *   rounds: 1; bytes per element per server: 8 (v2: 4); dealer → S1: 16 per element.
  *   error: |cos - cos_true| ≤ 2^-f (dealer's rounding of cos t) + 2^-f' (public cos d) per output,
  *          before the caller's truncation.
+ * v2 (default) opens 32 bits instead of 64: each server first drops its share's low 32 bits (a local
+ * truncation: the angle loses at most 2^-32 turn, against outputs at 2^-f) and the mask t is a multiple of 2^32,
+ * so d = angle + t is opened mod 2^64 from its top 32 bits: 4 bytes per element per server.
  * The outputs carry f + f' fractional bits (f' = `publicBits`, default f): the caller truncates
  * after its next linear step (RFA does so after φ(K)ᵀV), which keeps this protocol at one round.
  *
@@ -40,14 +43,19 @@ export async function cosSin(p: Party, angle: Shared, op = 'cos', publicBits = p
   const be = p.ring.backend;
   const f = p.ring.fracBits;
   const n = angle.size;
-  const t = p.mask(op, n);
+  const narrow = p.protocols === 'v2';
+  const HIGH = 1n << 32n;
+  const t = narrow ? be.scalarMul(p.mask(op, n), HIGH) : p.mask(op, n);
   let cs: { cos: BigUint64Array; sin: BigUint64Array } | undefined;
   const trig = (): { cos: BigUint64Array; sin: BigUint64Array } => (cs ??= be.cosSinTurns(t, f));
   const cosT = await p.deal(`${op}.cos_t`, n, () => trig().cos);
   const sinT = await p.deal(`${op}.sin_t`, n, () => trig().sin);
   const bits = f + publicBits;
   if (p.isDealer) return { cos: new Shared(angle.shape, null), sin: new Shared(angle.shape, null), fracBits: bits };
-  const [d] = await p.open(op, be.add(angle.s, t));
+  const top = (x: BigUint64Array) => be.shrXor(x, 32, new BigUint64Array(n));
+  const d = narrow
+    ? be.scalarMul((await p.openBits(op, 32, be.add(top(angle.s), top(t))))[0]!, HIGH)
+    : (await p.open(op, be.add(angle.s, t)))[0];
   const { cos, sin } = cosSinStep(be, d!, cosT, sinT, publicBits);
   return { cos: new Shared(angle.shape, cos), sin: new Shared(angle.shape, sin), fracBits: bits };
 }

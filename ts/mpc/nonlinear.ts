@@ -21,14 +21,15 @@
  *   squares to 0.5x·erf(x/√2) at start-up, evaluated Paterson–Stockmeyer style (v = u², v², v³, one product
  *   for the high half). The fit is within 2.1e-3 of erf-GELU; fixed-point evaluation adds ≤ 1e-3 (6.9e-4
  *   measured over 6·10^5 points of [-5, 5]), so |error| ≤ 3e-3 (2.0e-3 measured) for every |x| < 2^15 − 4 (its
- *   comparisons' bound; checked in tests). 15 rounds.
+ *   comparisons' bound; checked in tests). 15 rounds. v2 (default) evaluates the same polynomial in narrow rings with
+ *   coarse segment tests and a masked-bit selection: 282.25 bytes per element in all instead of 407.25 (see gelu).
  * - layerNorm over the last axis with secret gamma/beta (fixed-weight products). 37 rounds.
  * - max over rows by a tournament (log2 n levels of comparison + select), softmax (baseline only).
  */
 import { Matrix, solve } from 'ml-matrix';
 import { SecpError } from '../../bindings/errors.js';
-import { mul, mulFixedRowRaw, mulRaw, squareRaw, type FixedWeight } from './beaver.js';
-import { ltz, select } from './compare.js';
+import { mul, mulFixedRowRaw, mulRaw, mulRowsRaw, squareRaw, type FixedWeight } from './beaver.js';
+import { ltz, ltzMasked, mulMaskedBit, selectMasked } from './compare.js';
 import type { Party } from './party.js';
 import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
 import { truncate } from './truncation.js';
@@ -60,10 +61,10 @@ export async function exp(p: Party, x: Shared, op = 'exp', bits = 64, squarings 
   if (!Number.isInteger(squarings) || squarings < 1 || p.ring.fracBits + squarings > 31) {
     throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: squarings must be an integer in 1..${31 - p.ring.fracBits}, got ${squarings}`);
   }
-  const below = await ltz(p, addConst(p, x, 16), `${op}.clip`, { bits });
+  const below = await ltzMasked(p, addConst(p, x, 16), `${op}.clip`, { bits });
   // x < -16 → -16 (e^-16 ≈ 1e-7 is 0 at f = 16)
   const lo = addConst(p, new Shared(x.shape, p.isDealer ? null : new BigUint64Array(x.size)), -16);
-  const clipped = await select(p, below, lo, x, `${op}.sel`);
+  const clipped = await selectMasked(p, below, lo, x, `${op}.sel`);
   // The base 1 + x/2^s is kept with f + s fractional bits: x's ring value already *is* x/2^s there,
   // so no precision is lost before the 2^s-fold amplification of the squarings.
   const hi = p.ring.fracBits + squarings;
@@ -218,11 +219,65 @@ function fitGelu(): number[] {
 }
 
 /**
- * GELU of x. Inputs must satisfy |x| < 2^15 − 4 (32764; BERT's FFN pre-activations stay within a few tens): the
+ * GELU of x. Inputs must satisfy |x| < 2^15 − 5 (32763; BERT's FFN pre-activations stay within a few tens).
+ * Within that bound x > 4 gives exactly x and x < -4 exactly 0, even where the polynomial wraps around.
+ * v2 (default): the same polynomial as v1 (geluApprox), cheaper:
+ * - the segment tests x ± 4 are coarse comparisons (ltz `drop` = f − 6, width f + 16 − drop = 26 − 6 = 22 at f = 16):
+ *   exact outside the bands [−4, −4 + 2^-6) and (4 − 2^-6, 4], where either side is within 1.4e-4 of GELU;
+ * - v = (x/4)², v², v³ and the high half's product run in narrow rings (products mod 2^39, 2^35, 2^35,
+ *   2^58, each followed by a truncation `from` that width, which opens only those bits): every value fits
+ *   with margin on |x| ≤ 4 + 2^-6 (x² < 2^5·2^2f, v^k ≤ 1.02·2^f, |v³·high| and |low|·2^f < 2^55), and off
+ *   the segment they wrap, which the selection discards exactly;
+ * - the selection multiplies by the comparisons' masked bits (mulMaskedBit: one opening of 8 bytes).
+ * 15 rounds; bytes in docs/protocols.md (checked against the meter by bench/analytic.ts).
+ */
+export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
+  if (p.protocols === 'v1') return geluV1(p, x, op);
+  const n = x.size;
+  const f = p.ring.fracBits;
+  const xf = flat(x);
+  const drop = GELU_DROP(f);
+  // [x < -4] and [x > 4] = [4 - x < 0] in one comparison.
+  const both = await ltzMasked(p, concatRows(p, [addConst(p, xf, GELU_L), addConst(p, mulInt(p, xf, -1n), GELU_L)]), `${op}.cmp`,
+    { bits: f + GELU_BOUND_BITS + 1 - drop, drop });
+  const [w1, w2, w3] = GELU_RINGS;
+  const v = await truncate(p, await squareRaw(p, xf, `${op}.pow`, w1), f + 4, `${op}.pow.trunc`, { from: w1 });
+  const v2 = await truncate(p, await squareRaw(p, v, `${op}.pow`, w2), f, `${op}.pow.trunc`, { from: w2 });
+  const v3 = await truncate(p, await mulRaw(p, v, v2, `${op}.pow`, w2), f, `${op}.pow.trunc`, { from: w2 });
+  const { high, low } = geluHalves(p, xf, v, v2, v3);
+  const sum = add(p, await mulRaw(p, v3, high, `${op}.poly`, w3), mulInt(p, low, 1n << BigInt(f)));
+  const poly = await truncate(p, sum, 2 * f, `${op}.poly.trunc`, { from: w3 });
+  // gelu = poly + above·(x - poly) - below·poly, one round.
+  const prod = await mulMaskedBit(p, both, concatRows(p, [poly, sub(p, xf, poly)]), `${op}.sel`);
+  return sub(p, add(p, poly, prod.rows(n, 2 * n)), prod.rows(0, n)).reshape(x.shape);
+}
+
+/** v2 GELU: low bits its segment tests drop (a band of 2^-6 around ±4). */
+const GELU_DROP = (f: number) => f - 6;
+/** v2 GELU: ring widths of (x², v² and v³, v³·high). */
+const GELU_RINGS = [39, 35, 58] as const;
+
+/**
+ * Paterson–Stockmeyer halves of P(v) = (d0 + d1·v + d2·v²) + v³·(d3 + d4·v + d5·v² + d6·v³): high with 2f
+ * fractional bits and low (with 0.5x) with 2f, constants times shares being local.
+ */
+function geluHalves(p: Party, xf: Shared, v: Shared, v2: Shared, v3: Shared): { high: Shared; low: Shared } {
+  const f = p.ring.fracBits;
+  const d = GELU_COEFFS;
+  const lin = (terms: [Shared, number][], c: number): Shared => {
+    let acc = addPublic(p, mulInt(p, terms[0]![0], enc(p, terms[0]![1])), BigUint64Array.of(enc(p, c) << BigInt(f)));
+    for (const [t, k] of terms.slice(1)) acc = add(p, acc, mulInt(p, t, enc(p, k)));
+    return acc;
+  };
+  return { high: lin([[v, d[4]!], [v2, d[5]!], [v3, d[6]!]], d[3]!), low: lin([[xf, 0.5], [v, d[1]!], [v2, d[2]!]], d[0]!) };
+}
+
+/**
+ * GELU of x (v1, bc2c1c5). Inputs must satisfy |x| < 2^15 − 4 (32764; BERT's FFN pre-activations stay within a few tens): the
  * segment comparisons of x ± 4 run at width f + 16, exact for |x ± 4| < 2^15. Within that bound x > 4 gives
  * exactly x and x < -4 exactly 0, even where the polynomial wraps around the ring.
  */
-export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
+async function geluV1(p: Party, x: Shared, op: string): Promise<Shared> {
   const n = x.size;
   const f = p.ring.fracBits;
   const xf = flat(x);
@@ -239,14 +294,7 @@ export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
   // high half. Constants times shares are local (2f bits); v³·high has 3f bits, the low half (and 0.5x) is
   // lifted to 3f, and one truncation by 2f brings the sum to f bits. On the segment |high| ≤ Σ|d_k| < 2^7, so
   // nothing nears 2^62; off it the value wraps and is discarded by the selection below.
-  const d = GELU_COEFFS;
-  const lin = (terms: [Shared, number][], c: number): Shared => {
-    let acc = addPublic(p, mulInt(p, terms[0]![0], enc(p, terms[0]![1])), BigUint64Array.of(enc(p, c) << BigInt(f)));
-    for (const [t, k] of terms.slice(1)) acc = add(p, acc, mulInt(p, t, enc(p, k)));
-    return acc;
-  };
-  const high = lin([[v, d[4]!], [v2, d[5]!], [v3, d[6]!]], d[3]!);
-  const low = lin([[xf, 0.5], [v, d[1]!], [v2, d[2]!]], d[0]!);
+  const { high, low } = geluHalves(p, xf, v, v2, v3);
   const sum = add(p, await mulRaw(p, v3, high, `${op}.poly`), mulInt(p, low, 1n << BigInt(f)));
   const poly = await truncate(p, sum, 2 * f, `${op}.poly.trunc`);
   // gelu = above·x + (1 - below - above)·poly  =  poly + above·(x - poly) - below·poly, one round.
@@ -276,7 +324,10 @@ export interface LayerNormWeights {
   eps: number;
 }
 
-/** LayerNorm over the last axis of [rows, cols] with secret gamma (fixed weight) and beta. */
+/**
+ * LayerNorm over the last axis of [rows, cols] with secret gamma (fixed weight) and beta. v2 needs
+ * |x̂·γ| < 2^(62−3f) for the normalised x̂ (2^14 at f = 16; LayerNorm weights are O(1)).
+ */
 export async function layerNorm(p: Party, x: Shared, w: LayerNormWeights, op = 'layernorm', range = { lo: -12, hi: 12 }): Promise<Shared> {
   if (x.shape.length !== 2) throw new SecpError('ERR_SHAPE_MISMATCH', `${op} needs [rows, cols], got [${x.shape.join(', ')}]`);
   const [, cols] = x.shape as [number, number];
@@ -285,9 +336,15 @@ export async function layerNorm(p: Party, x: Shared, w: LayerNormWeights, op = '
   const sq = await truncate(p, await squareRaw(p, xc, `${op}.sq`), p.ring.fracBits, `${op}.sq.trunc`);
   const variance = addConst(p, await mulConst(p, rowSum(p, sq), 1 / cols, `${op}.var`), w.eps);
   const inv = await rsqrt(p, variance, range, `${op}.rsqrt`);
-  const normed = await mul(p, xc, broadcastCols(p, inv, cols), `${op}.norm`);
-  const scaled = await truncate(p, await mulFixedRowRaw(p, normed, w.gamma, `${op}.gamma`), p.ring.fracBits, `${op}.gamma.trunc`);
-  return addRow(p, scaled, w.beta);
+  const f = p.ring.fracBits;
+  if (p.protocols === 'v1') {
+    const normed = await mul(p, xc, broadcastCols(p, inv, cols), `${op}.norm`);
+    return addRow(p, await truncate(p, await mulFixedRowRaw(p, normed, w.gamma, `${op}.gamma`), f, `${op}.gamma.trunc`), w.beta);
+  }
+  // v2: the normalised product x̂ keeps its 2f bits and one truncation by 2f follows gamma (one truncation
+  // fewer): right while |x̂·γ| < 2^(62−3f) (2^14 at f = 16; |x̂| ≤ √cols, so |γ| < 2^14/√cols suffices).
+  const [normed] = await mulRowsRaw(p, [[xc, inv]], `${op}.norm`);
+  return addRow(p, await truncate(p, await mulFixedRowRaw(p, normed!, w.gamma, `${op}.gamma`), 2 * f, `${op}.gamma.trunc`), w.beta);
 }
 
 /**
@@ -309,8 +366,8 @@ export async function rowMax(p: Party, x: Shared, op = 'max', bits = 64): Promis
     };
     const a = pick(0, half);
     const b = pick(1, half);
-    const aLess = await ltz(p, sub(p, a, b), `${op}.cmp`, { bits });
-    const m = await select(p, aLess, b, a, `${op}.sel`);
+    const aLess = await ltzMasked(p, sub(p, a, b), `${op}.cmp`, { bits });
+    const m = await selectMasked(p, aLess, b, a, `${op}.sel`);
     if (c % 2 === 1) {
       // The odd one out rides along to the next level.
       let out: BigUint64Array | null = null;
@@ -340,7 +397,8 @@ export async function softmax(p: Party, x: Shared, op = 'softmax', recipRange = 
   const m = await rowMax(p, x, `${op}.max`, bits);
   const e = await exp(p, sub(p, x, broadcastCols(p, m, cols)), `${op}.exp`, bits);
   const inv = await reciprocal(p, rowSum(p, e), recipRange, `${op}.recip`);
-  return mul(p, e, broadcastCols(p, inv, cols), `${op}.norm`);
+  const [prod] = await mulRowsRaw(p, [[e, inv]], `${op}.norm`);
+  return truncate(p, prod!, p.ring.fracBits, `${op}.norm.trunc`);
 }
 
 export { broadcastCols, rowSum };

@@ -16,6 +16,15 @@ import { Ring, concatWords } from '../ring/tensor.js';
 
 export type Role = 's0' | 's1' | 'dealer';
 
+/**
+ * Which protocol versions a session runs (every party of a session must agree: the spec carries it).
+ * 'v2' (default): truncation deals r's top bit in f + 1 bits, narrow products and truncations where the
+ * callers' bounds allow, the GELU of nonlinear.ts in narrow rings with coarse comparisons, LayerNorm's
+ * normalised product untruncated. 'v1': the protocols of commit bc2c1c5, kept so that benches can put old
+ * and new side by side.
+ */
+export type ProtocolVersion = 'v1' | 'v2';
+
 export interface PartyOptions {
   ring: Ring;
   link: Link;
@@ -36,6 +45,8 @@ export class Party {
   /** Index of a server (0 or 1); -1 for the dealer. */
   readonly index: 0 | 1 | -1;
   readonly onMask: PartyOptions['onMask'];
+  /** The protocol versions this party runs (see ProtocolVersion); set before the first protocol call. */
+  protocols: ProtocolVersion = 'v2';
   /** Server: the PRG shared with the dealer. Dealer: [S0's, S1's]. */
   private prgs: Prg[] = [];
   /** The session keys of `prgs`. */
@@ -139,6 +150,24 @@ export class Party {
     return v;
   }
 
+  /**
+   * Like deal, for a value needed only mod 2^bits: S1 receives its correction as `bits` bit planes
+   * (bits·⌈n/64⌉ words instead of n). A share's bits from `bits` up are not reduced: callers use the
+   * result mod 2^bits only (or multiplied by 2^(64−bits)).
+   */
+  async dealBits(op: string, n: number, bits: number, value?: () => BigUint64Array): Promise<BigUint64Array> {
+    if (bits === 64) return this.deal(op, n, value);
+    if (!Number.isInteger(bits) || bits < 1 || bits > 64) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: bits must be in 1..64, got ${bits}`);
+    const be = this.ring.backend;
+    if (this.role === 's0') return this.prgs[0]!.next(n);
+    if (this.role === 's1') return be.fromBitPlanes(await this.recvWords('dealer', op, bits * Math.ceil(n / 64)), bits, n);
+    if (!value) throw new SecpError('ERR_INVALID_ARGUMENT', `dealer has no value for ${op}`);
+    const v = value();
+    if (v.length !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `dealer value for ${op} has ${v.length} words, expected ${n}`);
+    this.link.send('s1', op, bytesOf(be.toBitPlanes(be.sub(v, this.prgs[0]!.next(n)), bits)));
+    return v;
+  }
+
   /** Receives exactly n u64 words; never trusts a length from the wire. */
   async recvWords(from: PartyId, op: string, n: number): Promise<BigUint64Array> {
     const b = await this.link.recv(from, op);
@@ -160,14 +189,14 @@ export class Party {
   }
 
   /**
-   * Opens values mod 2^bits in one round, sending bits·⌈n/64⌉ words (bit planes) instead of n. The result's
-   * bits from `bits` up are not reduced: mask them if needed.
+   * Opens values mod 2^bits in one round, sending bits·⌈n/64⌉ words (bit planes) per tensor instead of n.
+   * The results' bits from `bits` up are not reduced: mask them if needed.
    */
-  async openBits(op: string, share: BigUint64Array, bits: number): Promise<BigUint64Array> {
-    if (bits === 64) return (await this.open(op, share))[0]!;
+  async openBits(op: string, bits: number, ...shares: BigUint64Array[]): Promise<BigUint64Array[]> {
+    if (bits === 64) return this.open(op, ...shares);
     const be = this.ring.backend;
-    const [theirs] = await this.exchange(op, [be.toBitPlanes(share, bits)], (_mine, t) => t);
-    return be.add(share, be.fromBitPlanes(theirs!, bits, share.length));
+    const theirs = await this.exchange(op, shares.map((s) => be.toBitPlanes(s, bits)), (_mine, t) => t);
+    return shares.map((s, i) => be.add(s, be.fromBitPlanes(theirs[i]!, bits, s.length)));
   }
 
   /** Opens XOR-shared words in one round. */
