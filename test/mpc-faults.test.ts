@@ -214,7 +214,8 @@ function tamper(link: Link, to: PartyId, op: string, how: 'length' | 'label'): {
 
 const TAMPER: Array<[PartyRole, PartyRole, string, 'length' | 'label', RegExp]> = [
   ['s1', 's0', 'mm', 'length', /mm: s1 sent 7 bytes, expected 2560/],
-  ['s0', 's1', 'cos', 'length', /cos: s0 sent 7 bytes, expected 384/],
+  // v2 cosine: 48 angles' top 32 bits as 32 bit planes of one 64-element word each.
+  ['s0', 's1', 'cos', 'length', /cos: s0 sent 7 bytes, expected 256/],
   ['dealer', 's1', 'mm.c', 'length', /mm\.c: dealer sent 7 bytes, expected 768/],
   ['dealer', 's0', 'setup.seed', 'length', /dealer seed has 7 bytes, expected 32/],
   ['data', 's1', 'in0', 'length', /in0: data sent 7 bytes, expected 1024/],

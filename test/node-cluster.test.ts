@@ -37,7 +37,7 @@ test.serial('two nodes share one Redis queue: jobs created on one node run on bo
   for (let i = 0; i < 4; i++) ids.push((await call(i % 2 === 0 ? a!.url : b!.url, 'POST', '/v1/jobs', tinyJob(40, {}, 50))).body.id);
   for (const id of ids) t.is((await readEvents(b!.url, id)).at(-1)!.data.status, 'succeeded', id);
   const recs = await Promise.all(ids.map(async (id) => (await call(b!.url, 'GET', `/v1/jobs/${id}`)).body));
-  t.deepEqual(new Set(recs.map((r) => r.node)), new Set(['node-a', 'node-b']));
+  t.deepEqual([...new Set(recs.map((r) => r.node))].sort(), ['node-a', 'node-b']);
   // Both nodes list the same jobs, and either serves any job's result.
   const listA = (await call(a!.url, 'GET', '/v1/jobs')).body.data.map((j: { id: string }) => j.id);
   t.deepEqual(listA, (await call(b!.url, 'GET', '/v1/jobs')).body.data.map((j: { id: string }) => j.id));
