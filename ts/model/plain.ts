@@ -242,6 +242,8 @@ export function attentionSoftmax(
   n: number,
   heads: number,
   mask: ArrayLike<number>,
+  /** The exp of the scores (minus their max); the MPC baseline's own approximation can be passed for tests. */
+  expFn: (x: number) => number = Math.exp,
 ): Float64Array {
   const hidden = q.length / n;
   const dh = hidden / heads;
@@ -264,7 +266,7 @@ export function attentionSoftmax(
       }
       let sum = 0;
       for (let j = 0; j < n; j++) {
-        p[j] = Math.exp(p[j]! - max);
+        p[j] = p[j] === -Infinity ? 0 : expFn(p[j]! - max);
         sum += p[j]!;
       }
       for (let j = 0; j < n; j++) {
