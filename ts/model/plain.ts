@@ -319,6 +319,20 @@ export function rfaFeatureMap(x: Floats, w: Floats): Float64Array {
   return phi;
 }
 
+/** One query's RFA output: φ(q)ᵀS / max(φ(q)·z, epsDen), S = Σ φ(k_j) v_jᵀ [2D, dh], z = Σ φ(k_j), into `out` [dh]. */
+function rfaReadout(phiQ: Float64Array, s: Float64Array, z: Float64Array, epsDen: number, out: Float64Array): void {
+  const twoD = z.length;
+  const dh = out.length;
+  let den = 0;
+  for (let f = 0; f < twoD; f++) den += phiQ[f]! * z[f]!;
+  const inv = 1 / Math.max(den, epsDen);
+  for (let c = 0; c < dh; c++) {
+    let num = 0;
+    for (let f = 0; f < twoD; f++) num += phiQ[f]! * s[f * dh + c]!;
+    out[c] = num * inv;
+  }
+}
+
 /** Random feature attention (see the file header); `features[h]` is head h's W. */
 export function attentionRfa(
   q: Floats,
@@ -351,15 +365,7 @@ export function attentionRfa(
       }
     }
     for (let i = 0; i < n; i++) {
-      const phiQ = rfaFeatureMap(l2Normalize(row(q, i), epsNorm), w);
-      let den = 0;
-      for (let f = 0; f < twoD; f++) den += phiQ[f]! * z[f]!;
-      const inv = 1 / Math.max(den, epsDen);
-      for (let c = 0; c < dh; c++) {
-        let num = 0;
-        for (let f = 0; f < twoD; f++) num += phiQ[f]! * s[f * dh + c]!;
-        out[i * hidden + off + c] = num * inv;
-      }
+      rfaReadout(rfaFeatureMap(l2Normalize(row(q, i), epsNorm), w), s, z, epsDen, out.subarray(i * hidden + off, i * hidden + off + dh));
     }
   }
   return out;
@@ -415,15 +421,7 @@ export function attentionRfaExp(
       }
     }
     for (let t = 0; t < n; t++) {
-      const phiQ = rfaFeatureMap(scaled(q, t, off), w);
-      let den = 0;
-      for (let f = 0; f < twoD; f++) den += phiQ[f]! * z[f]!;
-      const inv = 1 / Math.max(den, epsDen);
-      for (let i = 0; i < dh; i++) {
-        let num = 0;
-        for (let f = 0; f < twoD; f++) num += phiQ[f]! * s[f * dh + i]!;
-        out[t * hidden + off + i] = num * inv;
-      }
+      rfaReadout(rfaFeatureMap(scaled(q, t, off), w), s, z, epsDen, out.subarray(t * hidden + off, t * hidden + off + dh));
     }
   }
   return out;
