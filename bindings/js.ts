@@ -74,6 +74,9 @@ function rotl(x: number, n: number): number {
   return ((x << n) | (x >>> (32 - n))) >>> 0;
 }
 
+/** Double rounds of the PRG: ChaCha12 (crates/kernels/src/prg.rs says why). */
+const DOUBLE_ROUNDS = 6;
+
 function chachaBlock(input: Uint32Array, out: Uint32Array): void {
   const s = out;
   s.set(input);
@@ -83,7 +86,7 @@ function chachaBlock(input: Uint32Array, out: Uint32Array): void {
     s[a] = (s[a]! + s[b]!) >>> 0; s[d] = rotl(s[d]! ^ s[a]!, 8);
     s[c] = (s[c]! + s[d]!) >>> 0; s[b] = rotl(s[b]! ^ s[c]!, 7);
   };
-  for (let r = 0; r < 10; r++) {
+  for (let r = 0; r < DOUBLE_ROUNDS; r++) {
     qr(0, 4, 8, 12); qr(1, 5, 9, 13); qr(2, 6, 10, 14); qr(3, 7, 11, 15);
     qr(0, 5, 10, 15); qr(1, 6, 11, 12); qr(2, 7, 8, 13); qr(3, 4, 9, 14);
   }

@@ -57,7 +57,7 @@ export interface KernelBackend {
   /** round(x·2^f) as two's complement; rounding is floor(v + 0.5). */
   encode(x: Float64Array, fracBits: number, out?: BigUint64Array): BigUint64Array;
   decode(x: BigUint64Array, fracBits: number, out?: Float64Array): Float64Array;
-  /** ChaCha20 (RFC 8439) keystream of (key 32 B, nonce 12 B) from block `counter`, as LE u64 words. */
+  /** ChaCha12 (RFC 8439 block layout, 12 rounds) keystream of (key 32 B, nonce 12 B) from block `counter`, as LE u64 words. */
   prgFill(key: Uint8Array, nonce: Uint8Array, counter: number, out: BigUint64Array): BigUint64Array;
   /**
    * Last step of dealer-assisted truncation by `bits` (1..62): from the opened c = x + 2^62 + r and the

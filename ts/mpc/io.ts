@@ -3,7 +3,7 @@
  * into S0 and S1; the servers reveal a result to one named party only (outputs go to D, never to the
  * servers). Input: 0 rounds between servers, 8 bytes per element to each server. Reveal: 8 bytes per
  * element from each server to the receiving party.
- * The input party draws its masks from its own ChaCha20 key (fresh per session, from the OS CSPRNG).
+ * The input party draws its masks from its own ChaCha12 key (fresh per session, from the OS CSPRNG).
  */
 import { SecpError } from '../../bindings/errors.js';
 import type { KernelBackend } from '../../bindings/types.js';

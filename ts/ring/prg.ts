@@ -1,5 +1,5 @@
 /**
- * A keyed stream of uniform ring elements: ChaCha20 (RFC 8439) with a 32-byte key, the 96-bit nonce
+ * A keyed stream of uniform ring elements: ChaCha12 (RFC 8439 layout, 12 rounds) with a 32-byte key, the 96-bit nonce
  * holding a 64-bit stream id, and the block counter advanced by every draw (whole blocks of 8 words).
  * Two parties holding the same key and stream id draw the same elements in the same order.
  */

@@ -1,4 +1,4 @@
-//! Times a 1M-word ChaCha20 fill: `cargo run --release --example prg`.
+//! Times a 1M-word ChaCha12 fill (the PRG): `cargo run --release --example prg`.
 fn main() {
     let mut out = vec![0u64; 1 << 20];
     for _ in 0..3 {

@@ -21,5 +21,5 @@ pub use fixed::{decode, encode, FRAC_BITS_MAX};
 pub use fused::{add_scalar, beaver_mul, trunc_deal};
 pub use matmul::{matmul, matmul_bt, BLOCK};
 pub use ops::{add, mul, neg, scalar_mul, sub, sum_axis};
-pub use prg::{chacha20_block, prg_fill, KEY_BYTES, NONCE_BYTES};
+pub use prg::{chacha_block, prg_fill, DOUBLE_ROUNDS, KEY_BYTES, NONCE_BYTES};
 pub use trig::{angle_scale, cos_sin_turns};

@@ -1,8 +1,14 @@
-//! ChaCha20 (RFC 8439) as the PRG that expands seeds into ring elements.
+//! ChaCha12 as the PRG that expands seeds into ring elements: RFC 8439's ChaCha20 block layout (32-byte key,
+//! 32-bit block counter, 96-bit nonce) with 12 rounds instead of 20, as the `rand` crate's StdRng and
+//! Adiantum use it (the best known attacks reach 7 rounds; 12 runs 1.6× faster than 20).
 //! `prg_fill` writes the keystream of (key, nonce) from block `counter` on, as little-endian u64
-//! words: word `w` of the output is bytes `8w..8w+8` of the keystream.
+//! words: word `w` of the output is bytes `8w..8w+8` of the keystream. `chacha_block` with 10 double
+//! rounds is ChaCha20, which the tests check against RFC 8439 to pin down everything but the round count.
 
 use crate::error::KernelError;
+
+/// Double rounds of the PRG (ChaCha12).
+pub const DOUBLE_ROUNDS: usize = 6;
 
 /// Key length in bytes.
 pub const KEY_BYTES: usize = 32;
@@ -41,15 +47,15 @@ fn init_state(key: &[u8], nonce: &[u8], counter: u32) -> [u32; 16] {
     s
 }
 
-/// One ChaCha20 block: the 16 output words of the block function (RFC 8439 §2.3).
-pub fn chacha20_block(key: &[u8; KEY_BYTES], nonce: &[u8; NONCE_BYTES], counter: u32) -> [u32; 16] {
-    block(&init_state(key, nonce, counter))
+/// One ChaCha block of `double_rounds` double rounds (10: ChaCha20, RFC 8439 §2.3; 6: the PRG's ChaCha12).
+pub fn chacha_block(key: &[u8; KEY_BYTES], nonce: &[u8; NONCE_BYTES], counter: u32, double_rounds: usize) -> [u32; 16] {
+    block(&init_state(key, nonce, counter), double_rounds)
 }
 
 #[inline(always)]
-fn block(input: &[u32; 16]) -> [u32; 16] {
+fn block(input: &[u32; 16], double_rounds: usize) -> [u32; 16] {
     let mut s = *input;
-    for _ in 0..10 {
+    for _ in 0..double_rounds {
         qr(&mut s, 0, 4, 8, 12);
         qr(&mut s, 1, 5, 9, 13);
         qr(&mut s, 2, 6, 10, 14);
@@ -72,18 +78,11 @@ pub fn prg_fill(key: &[u8], nonce: &[u8], counter: u32, out: &mut [u64]) -> Resu
         return Err(KernelError::InvalidArgument(format!("PRG key must be {} bytes, got {}", KEY_BYTES, key.len())));
     }
     if nonce.len() != NONCE_BYTES {
-        return Err(KernelError::InvalidArgument(format!(
-            "PRG nonce must be {} bytes, got {}",
-            NONCE_BYTES,
-            nonce.len()
-        )));
+        return Err(KernelError::InvalidArgument(format!("PRG nonce must be {} bytes, got {}", NONCE_BYTES, nonce.len())));
     }
     let blocks = (out.len() as u64 + 7) / 8;
     if counter as u64 + blocks > 1u64 << 32 {
-        return Err(KernelError::InvalidArgument(format!(
-            "PRG stream exhausted: block counter {} + {} blocks exceeds 2^32",
-            counter, blocks
-        )));
+        return Err(KernelError::InvalidArgument(format!("PRG stream exhausted: block counter {} + {} blocks exceeds 2^32", counter, blocks)));
     }
     let mut state = init_state(key, nonce, counter);
     let mut chunks = out.chunks_exact_mut(8 * LANES);
@@ -92,7 +91,7 @@ pub fn prg_fill(key: &[u8], nonce: &[u8], counter: u32, out: &mut [u64]) -> Resu
         state[12] = state[12].wrapping_add(LANES as u32);
     }
     for chunk in chunks.into_remainder().chunks_mut(8) {
-        let ks = block(&state);
+        let ks = block(&state, DOUBLE_ROUNDS);
         for (w, o) in chunk.iter_mut().enumerate() {
             *o = ks[2 * w] as u64 | (ks[2 * w + 1] as u64) << 32;
         }
@@ -158,7 +157,7 @@ fn fill_wide_generic(state: &[u32; 16], out: &mut [u64]) {
             x[b][l] = (x[b][l] ^ x[c][l]).rotate_left(7);
         }
     }
-    for _ in 0..10 {
+    for _ in 0..DOUBLE_ROUNDS {
         qr(&mut x, 0, 4, 8, 12);
         qr(&mut x, 1, 5, 9, 13);
         qr(&mut x, 2, 6, 10, 14);
@@ -190,60 +189,57 @@ mod tests {
         words.iter().flat_map(|w| w.to_le_bytes().to_vec()).collect()
     }
 
-    /// RFC 8439 §2.3.2: block function test vector.
+    fn words_of(block: &[u32; 16]) -> Vec<u8> {
+        block.iter().flat_map(|w| w.to_le_bytes().to_vec()).collect()
+    }
+
+    /// RFC 8439 §2.3.2: the block function at 20 rounds (pins the state layout and the output order).
     #[test]
     fn rfc8439_block() {
-        let key: Vec<u8> = (0u8..32).collect();
-        let nonce = hex("000000090000004a00000000");
-        let mut out = [0u64; 8];
-        prg_fill(&key, &nonce, 1, &mut out).unwrap();
-        let expect = hex(
-            "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e
-             d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e",
-        );
-        assert_eq!(bytes_of(&out), expect);
+        let key: [u8; 32] = core::array::from_fn(|i| i as u8);
+        let nonce: [u8; 12] = hex("000000090000004a00000000").try_into().unwrap();
+        let expect = hex("10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e
+             d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e");
+        assert_eq!(words_of(&chacha_block(&key, &nonce, 1, 10)), expect);
     }
 
     /// RFC 8439 §2.4.2: the keystream that encrypts the "sunscreen" plaintext (ciphertext xor plaintext).
     #[test]
     fn rfc8439_encryption_keystream() {
-        let key: Vec<u8> = (0u8..32).collect();
-        let nonce = hex("000000000000004a00000000");
+        let key: [u8; 32] = core::array::from_fn(|i| i as u8);
+        let nonce: [u8; 12] = hex("000000000000004a00000000").try_into().unwrap();
         let plain = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
-        let cipher = hex(
-            "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0b
+        let cipher = hex("6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0b
              f91b65c5524733ab8f593dabcd62b3571639d624e65152ab8f530c359f0861d8
              07ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab7793736
-             5af90bbf74a35be6b40b8eedf2785e42874d",
-        );
-        let mut ks = [0u64; 16];
-        prg_fill(&key, &nonce, 1, &mut ks).unwrap();
-        let ks = bytes_of(&ks);
+             5af90bbf74a35be6b40b8eedf2785e42874d");
+        let mut ks = words_of(&chacha_block(&key, &nonce, 1, 10));
+        ks.extend(words_of(&chacha_block(&key, &nonce, 2, 10)));
         let got: Vec<u8> = plain.iter().zip(&ks).map(|(p, k)| p ^ k).collect();
         assert_eq!(got, cipher);
     }
 
-    /// RFC 8439 Appendix A.1 test vectors #1 and #2 (all-zero key and nonce, counters 0 and 1).
+    /// The PRG is ChaCha12: all-zero key and nonce, blocks 0 and 1. The first 32 bytes are the published
+    /// 12-round vector (draft-strombergson-chacha-test-vectors, TC1: its 64-bit counter and nonce are all
+    /// zero as well); the rest is from an independent Python implementation checked against RFC 8439.
     #[test]
-    fn rfc8439_appendix_a1() {
+    fn chacha12_vectors() {
         let key = [0u8; 32];
         let nonce = [0u8; 12];
         let mut out = [0u64; 16];
         prg_fill(&key, &nonce, 0, &mut out).unwrap();
-        let expect = hex(
-            "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7
-             da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586
-             9f07e7be5551387a98ba977c732d080dcb0f29a048e3656912c6533e32ee7aed
-             29b721769ce64e43d57133b074d839d531ed1f28510afb45ace10a1f4b794d6f",
-        );
+        let expect = hex("9bf49a6a0755f953811fce125f2683d50429c3bb49e074147e0089a52eae155f
+             0564f879d27ae3c02ce82834acfa8c793a629f2ca0de6919610be82f411326be
+             0bd58841203e74fe86fc71338ce0173dc628ebb719bdcbcc151585214cc089b4
+             42258dcda14cf111c602b8971b8cc843e91e46ca905151c02744a6b017e69316");
         assert_eq!(bytes_of(&out), expect);
-        // The wide (8 blocks at once) path equals block-by-block output.
+        // The wide (LANES blocks at once) path equals block-by-block output.
         let blocks = 2 * LANES + 1;
         let mut wide = vec![0u64; 8 * blocks + 3];
         prg_fill(&key, &nonce, 0, &mut wide).unwrap();
         assert_eq!(&wide[..16], &out[..]);
         for b in 0..blocks + 1 {
-            let ks = chacha20_block(&key, &nonce, b as u32);
+            let ks = chacha_block(&key, &nonce, b as u32, DOUBLE_ROUNDS);
             for w in 0..8 {
                 if 8 * b + w < wide.len() {
                     assert_eq!(wide[8 * b + w], ks[2 * w] as u64 | (ks[2 * w + 1] as u64) << 32);

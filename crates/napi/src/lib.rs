@@ -1,6 +1,6 @@
 //! Node-API bindings for `secp-kernels`: argument conversion and error mapping only, plus a
 //! row split of large matmuls across the rayon pool (rows of `a` and `out` are independent) and a
-//! chunk split of long elementwise kernels and of the PRG (every element, and every ChaCha20 block, is
+//! chunk split of long elementwise kernels and of the PRG (every element, and every ChaCha block, is
 //! independent; the chunks run the same kernel, so results do not depend on the split).
 //!
 //! Every function writes into a caller-provided typed array (zero copy); the TypeScript wrapper
@@ -103,7 +103,7 @@ macro_rules! out_mut {
 /// Elementwise kernels and the PRG split across the pool from this many words on (below it a split costs
 /// more than it saves on 2 cores).
 const PAR_MIN_WORDS: usize = 1 << 16;
-/// Words per chunk of such a split: a multiple of 8 (whole ChaCha20 blocks).
+/// Words per chunk of such a split: a multiple of 8 (whole ChaCha blocks).
 const PAR_CHUNK: usize = 1 << 15;
 
 /// Runs `kernel(start, out_chunk)` on chunks of `out` across the pool when `out` is long and `whole` is
@@ -307,18 +307,57 @@ pub fn shr_xor(
     par_chunks(out, whole, |st, o| secp_kernels::shr_xor(part(&a, st, o.len(), whole), s, part(&b, st, o.len(), whole), o)).map_err(to_js)
 }
 
-/// Bit planes of the low `bits` bits of `x` (see the kernel's doc).
+/// Bit planes of the low `bits` bits of `x` (see the kernel's doc). Long inputs are split into chunks of
+/// `PAR_CHUNK` words (whole 64-word matrices): each chunk's planes are computed apart and copied into place.
 #[napi(js_name = "toBitPlanes", catch_unwind)]
 pub fn to_bit_planes(x: BigUint64ArraySlice, bits: i64, mut out: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
     let bits = small("bits", bits)?;
-    secp_kernels::to_bit_planes(&x, bits, out_mut!(out, x)).map_err(to_js)
+    let out = out_mut!(out, x);
+    let w = x.len().div_ceil(64);
+    if x.len() < PAR_MIN_WORDS || rayon::current_num_threads() < 2 || bits == 0 || bits > 64 || out.len() != bits as usize * w {
+        return secp_kernels::to_bit_planes(&x, bits, out).map_err(to_js);
+    }
+    let cw = PAR_CHUNK / 64;
+    let parts: Vec<Vec<u64>> = x
+        .par_chunks(PAR_CHUNK)
+        .map(|c| {
+            let mut p = vec![0u64; bits as usize * c.len().div_ceil(64)];
+            secp_kernels::to_bit_planes(c, bits, &mut p).map(|_| p)
+        })
+        .collect::<Result<_, _>>()
+        .map_err(to_js)?;
+    for (i, p) in parts.iter().enumerate() {
+        let pw = p.len() / bits as usize;
+        for j in 0..bits as usize {
+            out[j * w + i * cw..j * w + i * cw + pw].copy_from_slice(&p[j * pw..(j + 1) * pw]);
+        }
+    }
+    Ok(())
 }
 
-/// Words back from bit planes; `out.length` is the element count.
+/// Words back from bit planes; `out.length` is the element count. Long outputs are split into chunks of
+/// `PAR_CHUNK` words, each gathering its part of every plane first.
 #[napi(js_name = "fromBitPlanes", catch_unwind)]
 pub fn from_bit_planes(planes: BigUint64ArraySlice, bits: i64, mut out: BigUint64ArraySlice) -> napi::Result<(), &'static str> {
     let bits = small("bits", bits)?;
-    secp_kernels::from_bit_planes(&planes, bits, out_mut!(out, planes)).map_err(to_js)
+    let out = out_mut!(out, planes);
+    let w = out.len().div_ceil(64);
+    if out.len() < PAR_MIN_WORDS || rayon::current_num_threads() < 2 || bits == 0 || bits > 64 || planes.len() != bits as usize * w {
+        return secp_kernels::from_bit_planes(&planes, bits, out).map_err(to_js);
+    }
+    let cw = PAR_CHUNK / 64;
+    let planes = &*planes;
+    out.par_chunks_mut(PAR_CHUNK)
+        .enumerate()
+        .try_for_each(|(i, o)| {
+            let pw = o.len().div_ceil(64);
+            let mut p = vec![0u64; bits as usize * pw];
+            for j in 0..bits as usize {
+                p[j * pw..(j + 1) * pw].copy_from_slice(&planes[j * w + i * cw..j * w + i * cw + pw]);
+            }
+            secp_kernels::from_bit_planes(&p, bits, o)
+        })
+        .map_err(to_js)
 }
 
 /// Last step of dealer-assisted truncation (see the kernel's doc).
