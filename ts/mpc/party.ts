@@ -3,7 +3,7 @@
  * Z_2^64; the dealer T holds only PRG seeds and produces correlated randomness. All three run the same
  * program (SPMD); every protocol function branches on `role`. Semi-honest, non-colluding parties.
  *
- * Seeds: at set-up the dealer sends a fresh 32-byte ChaCha20 key to each server. Everything "random"
+ * Seeds: at set-up the dealer sends a fresh 32-byte ChaCha12 key to each server. Everything "random"
  * (masks A, B, r, t, ...) is expanded by both the dealer and the server that shares the key; the dealer
  * sends S1 only the correcting share of derived values (C = A·B, cos t, ...). Over plain TCP the key
  * travels in the clear: use TLS between the dealer and the servers outside a test.
