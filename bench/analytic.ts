@@ -18,6 +18,7 @@ import { resolveSpec, rfaDenominator, type MpcSpec } from '../ts/model/mpc.js';
 import { softmaxSumRange, type Range } from '../ts/model/mpc-attention.js';
 import type { ProtocolVersion } from '../ts/mpc/party.js';
 import { FRAC_BITS } from '../ts/ring/tensor.js';
+import { GELU_SERIES_RING, GELU_TERMS } from '../ts/mpc/nonlinear.js';
 
 const WORD = 8;
 
@@ -238,17 +239,13 @@ export class Traffic {
   /** GELU: [x < -4] and [x > 4] in one comparison of 2n, v = (x/4)², v², v³, the high half's product, the selection. */
   gelu(op: string, n: number): void {
     if (this.protocols === 'v2') {
-      // Coarse tests at 22 bits; narrow products mod 2^39, 2^35, 2^35, 2^58 (GELU_RINGS), each truncated from its width.
+      // Coarse tests at 22 bits; the cosine series (geluEven): the dealer's 10 terms mod 2^38 as bit planes, d opened
+      // whole, one truncation from 2^38; the masked-bit selection.
       const f = this.fracBits;
       this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.geluV2(f));
-      this.square(`${op}.pow`, n, 39);
-      this.truncate(`${op}.pow.trunc`, n, f + 4, 39);
-      this.square(`${op}.pow`, n, 35);
-      this.truncate(`${op}.pow.trunc`, n, f, 35);
-      this.mulRaw(`${op}.pow`, n, 35);
-      this.truncate(`${op}.pow.trunc`, n, f, 35);
-      this.mulRaw(`${op}.poly`, n, 58);
-      this.truncate(`${op}.poly.trunc`, n, 2 * f, 58);
+      this.dealBits(`${op}.even.trig`, 2 * GELU_TERMS * n, GELU_SERIES_RING);
+      this.open(`${op}.even`, n);
+      this.truncate(`${op}.even.trunc`, n, f, GELU_SERIES_RING);
       this.mulMaskedBit(`${op}.sel`, 2 * n);
       return;
     }

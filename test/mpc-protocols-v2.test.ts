@@ -2,11 +2,12 @@
  * The v2 building blocks (ts/mpc/party.ts ProtocolVersion) against exact integer references over their whole
  * advertised ranges, their openings' uniformity, and their metered bytes against the cost formulas:
  * truncation of inputs held mod 2^m (packed top bit), narrow Beaver products, coarse comparisons, products
- * with a comparison's masked bit.
+ * with a comparison's masked bit, GELU's cosine series.
  */
 import test from 'ava';
 import { mulRaw, mulRowsRaw, squareRaw } from '../ts/mpc/beaver.js';
 import { ltz, ltzMasked, mulMaskedBit } from '../ts/mpc/compare.js';
+import { GELU_SERIES_RING, GELU_TERMS, gelu } from '../ts/mpc/nonlinear.js';
 import { Shared } from '../ts/mpc/shared.js';
 import { truncCosts, truncate } from '../ts/mpc/truncation.js';
 import { randomRing } from './helpers.js';
@@ -197,4 +198,22 @@ test('row-broadcast products: X ⊙ v per row exact for several pairs in one rou
       }
     }
   }
+});
+
+test("GELU's cosine series: its opening is uniform for a constant input; bytes and rounds as documented", async (t) => {
+  const x = new Float64Array(N).fill(1.5);
+  const r = await runMpc({ inputs: [{ values: x, shape: [N] }], outputSizes: [N], run: async (p, [X]) => ({ reveal: [await gelu(p, X!)] }) });
+  const want = 1.5 * 0.5 * (1 + 0.8663855974622838); // erf(1.5/√2)
+  t.true(r.outputs[0]!.every((v) => Math.abs(v - want) < 1e-3), `GELU(1.5) = ${r.outputs[0]![0]} vs ${want}`);
+  const s0 = r.links.get('s0')!.meter.snapshot();
+  const dealer = r.links.get('dealer')!.meter.snapshot();
+  t.is(s0.ops['gelu.even']!.bytesSent, 8 * N, 'd is opened whole');
+  t.is(dealer.ops['gelu.even.trig']!.bytesSent, (2 * GELU_TERMS * N * GELU_SERIES_RING) / 8, 'the terms as bit planes mod 2^38');
+  t.is(s0.ops['gelu.even']!.rounds, 1);
+  for (const role of ['s0', 's1'] as const) {
+    const all = BigUint64Array.from(r.opened[role].get('gelu.even')!.flatMap((w) => [...w]));
+    t.true(chiSquareTopBits(all) < CHI2_MAX, `${role}: chi² ${chiSquareTopBits(all).toFixed(1)}`);
+  }
+  const total = Object.values(r.links.get('s0')!.meter.snapshot().ops).reduce((a, o) => a + o.rounds, 0);
+  t.is(total, 9, 'rounds of one GELU');
 });

@@ -323,7 +323,7 @@ for (const version of ['v1', 'v2'] as const) {
   // v2's segment tests are coarse: within 2^-6 inside ±4 either side may be taken (both are within 1.4e-4 of
   // erf-GELU there), so its own float64 reference is compared outside those bands only. Its bound is 2^15 − 5.
   const bound = version === 'v1' ? 2 ** 15 - 4 : 2 ** 15 - 5;
-  test(`GELU (${version}): within 3e-3 of erf-GELU and 1e-3 of its own float64 reference, up to its bound |x| < ${bound}`, async (t) => {
+  test(`GELU (${version}): within ${version === 'v2' ? '1e-3' : '3e-3'} of erf-GELU and ${version === 'v2' ? '2e-4' : '1e-3'} of its own float64 reference, up to its bound |x| < ${bound}`, async (t) => {
     const x = Float64Array.from([...randomReals(`gelu${version}`, 1500, 8), ...randomReals(`gelu-band${version}`, 200, 0.05).map((v) => 4 + v),
       ...randomReals(`gelu-band-${version}`, 200, 0.05).map((v) => v - 4), -4, 4, -4.0001, 4.0001, 0, 100, -100, 3e4, -3e4, bound - ULP, -bound + ULP]);
     const r = await runMpc({
@@ -338,10 +338,12 @@ for (const version of ['v1', 'v2'] as const) {
     const band = (v: number) => version === 'v2' && (Math.abs(v - 4) <= 2 ** -6 || Math.abs(v + 4) <= 2 ** -6);
     let approx = 0;
     xe.forEach((v, i) => {
-      if (!band(v)) approx = Math.max(approx, Math.abs(r.outputs[0]![i]! - geluApprox(v)));
+      if (!band(v)) approx = Math.max(approx, Math.abs(r.outputs[0]![i]! - geluApprox(v, version)));
     });
-    t.true(approx <= 1e-3, `vs approx ${approx}`);
-    t.true(maxErr(r.outputs[0]!, xe.map(geluExact)) <= 3e-3, `vs exact ${maxErr(r.outputs[0]!, xe.map(geluExact))}`);
+    // v2's cosine series: 5.3e-5 from its reference and 5.7e-4 from erf-GELU measured on a grid of [-5, 5].
+    const [ownBound, exactBound] = version === 'v2' ? [2e-4, 1e-3] : [1e-3, 3e-3];
+    t.true(approx <= ownBound, `vs approx ${approx}`);
+    t.true(maxErr(r.outputs[0]!, xe.map(geluExact)) <= exactBound, `vs exact ${maxErr(r.outputs[0]!, xe.map(geluExact))}`);
   });
 }
 

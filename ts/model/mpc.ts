@@ -29,8 +29,8 @@
  *     (BBT's 'add' mode, after the embedding LayerNorm, as BBT's modeling_roberta does).
  *   - Per layer: QKV product + truncation + bias; attention (ts/model/mpc-attention.ts: 'rfa' or 'softmax')
  *     returning the context (softmax: 2f bits, truncated once after the output projection); residual; LayerNorm;
- *     FFN with the piecewise-polynomial GELU (geluApprox in float64; its comparisons run at f + 16 bits, so
- *     pre-activations must stay within |x| < 2^15 − 4, as LayerNorm already needs |x − mean| < 2^15); residual;
+ *     FFN with the piecewise GELU (geluApprox in float64: a cosine series on [−4, 4] in v2, a polynomial in v1;
+ *     its comparisons are exact for |x| < 2^15 − 5, as LayerNorm already needs |x − mean| < 2^15); residual;
  *     LayerNorm.
  *   - MLM head: the [MASK] row of each sequence by a secret one-hot product (matmulManyRaw, one round for all),
  *     dense → GELU → LayerNorm → the label-word rows of the decoder + their biases (M shares only those; the

@@ -21,8 +21,10 @@
  *   squares to 0.5x·erf(x/√2) at start-up, evaluated Paterson–Stockmeyer style (v = u², v², v³, one product
  *   for the high half). The fit is within 2.1e-3 of erf-GELU; fixed-point evaluation adds ≤ 1e-3 (6.9e-4
  *   measured over 6·10^5 points of [-5, 5]), so |error| ≤ 3e-3 (2.0e-3 measured) for every |x| < 2^15 − 4 (its
- *   comparisons' bound; checked in tests). 15 rounds. v2 (default) evaluates the same polynomial in narrow rings with
- *   coarse segment tests and a masked-bit selection: 282.25 bytes per element in all instead of 407.25 (see gelu).
+ *   comparisons' bound; checked in tests). 15 rounds (v1). v2 (default) replaces the polynomial by a cosine series
+ *   of the even part, 0.5x + Σ_{j≤5} c_j cos(2πjx/12) (fit within 6.8e-4 of erf-GELU), evaluated like the
+ *   private cosine: one masked opening and the dealer's shares of c_j cos(2πjt), c_j sin(2πjt); with coarse
+ *   segment tests and a masked-bit selection: 9 rounds and 186.875 bytes per element in all (v1: 407.25; see gelu).
  * - layerNorm over the last axis with secret gamma/beta (fixed-weight products). 37 rounds.
  * - max over rows by a tournament (log2 n levels of comparison + select), softmax (baseline only).
  */
@@ -30,7 +32,7 @@ import { Matrix, solve } from 'ml-matrix';
 import { SecpError } from '../../bindings/errors.js';
 import { mul, mulFixedRowRaw, mulRaw, mulRowsRaw, squareRaw, type FixedWeight } from './beaver.js';
 import { ltz, ltzMasked, mulMaskedBit, selectMasked } from './compare.js';
-import type { Party } from './party.js';
+import type { Party, ProtocolVersion } from './party.js';
 import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
 import { truncate } from './truncation.js';
 
@@ -201,14 +203,35 @@ export function geluExact(x: number): number {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
 
-/** The same piecewise polynomial, in float64: the plaintext reference of the MPC GELU. */
-export function geluApprox(x: number): number {
+/**
+ * The same piecewise function in float64, the plaintext reference of the MPC GELU of protocol version
+ * `version`: v2's cosine series (default) or v1's polynomial.
+ */
+export function geluApprox(x: number, version: ProtocolVersion = 'v2'): number {
   if (x < -GELU_L) return 0;
   if (x > GELU_L) return x;
-  const u2 = (x / GELU_L) ** 2;
   let acc = 0;
-  for (let k = GELU_COEFFS.length - 1; k >= 0; k--) acc = acc * u2 + GELU_COEFFS[k]!;
+  if (version === 'v2') {
+    for (let j = 0; j < GELU_SERIES.length; j++) acc += GELU_SERIES[j]! * Math.cos((2 * Math.PI * j * x) / GELU_PERIOD);
+  } else {
+    const u2 = (x / GELU_L) ** 2;
+    for (let k = GELU_COEFFS.length - 1; k >= 0; k--) acc = acc * u2 + GELU_COEFFS[k]!;
+  }
   return 0.5 * x + acc;
+}
+
+/** v2 GELU: the period of its cosine series (its segment [−4, 4] plus the bands fits in half a period). */
+const GELU_PERIOD = 12;
+/** v2 GELU: the highest frequency j of its cosine series. */
+export const GELU_TERMS = 5;
+/** v2 GELU: least-squares c_j of 0.5·x·erf(x/√2) ≈ Σ_{j ≤ GELU_TERMS} c_j cos(2πjx/GELU_PERIOD) on [0, 4 + 2^-6]. */
+export const GELU_SERIES: readonly number[] = fitGeluSeries();
+
+function fitGeluSeries(): number[] {
+  const xs = Array.from({ length: 2001 }, (_, i) => ((GELU_L + 2 ** -6) * i) / 2000);
+  const a = new Matrix(xs.map((x) => Array.from({ length: GELU_TERMS + 1 }, (_, j) => Math.cos((2 * Math.PI * j * x) / GELU_PERIOD))));
+  const h = Matrix.columnVector(xs.map((x) => 0.5 * x * erf(x / Math.SQRT2)));
+  return solve(a, h).to1DArray();
 }
 
 function fitGelu(): number[] {
@@ -220,16 +243,13 @@ function fitGelu(): number[] {
 
 /**
  * GELU of x. Inputs must satisfy |x| < 2^15 − 5 (32763; BERT's FFN pre-activations stay within a few tens).
- * Within that bound x > 4 gives exactly x and x < -4 exactly 0, even where the polynomial wraps around.
- * v2 (default): the same polynomial as v1 (geluApprox), cheaper:
+ * Within that bound x > 4 gives exactly x and x < -4 exactly 0, even where the series wraps around.
+ * v2 (default):
  * - the segment tests x ± 4 are coarse comparisons (ltz `drop` = f − 6, width f + 16 − drop = 26 − 6 = 22 at f = 16):
  *   exact outside the bands [−4, −4 + 2^-6) and (4 − 2^-6, 4], where either side is within 1.4e-4 of GELU;
- * - v = (x/4)², v², v³ and the high half's product run in narrow rings (products mod 2^39, 2^35, 2^35,
- *   2^58, each followed by a truncation `from` that width, which opens only those bits): every value fits
- *   with margin on |x| ≤ 4 + 2^-6 (x² < 2^5·2^2f, v^k ≤ 1.02·2^f, |v³·high| and |low|·2^f < 2^55), and off
- *   the segment they wrap, which the selection discards exactly;
+ * - on the segment, 0.5x + Σ_{j ≤ 5} c_j cos(2πjx/12) (geluEven): 2 rounds;
  * - the selection multiplies by the comparisons' masked bits (mulMaskedBit: one opening of 8 bytes).
- * 15 rounds; bytes in docs/protocols.md (checked against the meter by bench/analytic.ts).
+ * 9 rounds; 186.875 bytes per element in all (docs/protocols.md; bench/analytic.ts checks them against the meter).
  */
 export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
   if (p.protocols === 'v1') return geluV1(p, x, op);
@@ -240,22 +260,61 @@ export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
   // [x < -4] and [x > 4] = [4 - x < 0] in one comparison.
   const both = await ltzMasked(p, concatRows(p, [addConst(p, xf, GELU_L), addConst(p, mulInt(p, xf, -1n), GELU_L)]), `${op}.cmp`,
     { bits: f + GELU_BOUND_BITS + 1 - drop, drop });
-  const [w1, w2, w3] = GELU_RINGS;
-  const v = await truncate(p, await squareRaw(p, xf, `${op}.pow`, w1), f + 4, `${op}.pow.trunc`, { from: w1 });
-  const v2 = await truncate(p, await squareRaw(p, v, `${op}.pow`, w2), f, `${op}.pow.trunc`, { from: w2 });
-  const v3 = await truncate(p, await mulRaw(p, v, v2, `${op}.pow`, w2), f, `${op}.pow.trunc`, { from: w2 });
-  const { high, low } = geluHalves(p, xf, v, v2, v3);
-  const sum = add(p, await mulRaw(p, v3, high, `${op}.poly`, w3), mulInt(p, low, 1n << BigInt(f)));
-  const poly = await truncate(p, sum, 2 * f, `${op}.poly.trunc`, { from: w3 });
-  // gelu = poly + above·(x - poly) - below·poly, one round.
-  const prod = await mulMaskedBit(p, both, concatRows(p, [poly, sub(p, xf, poly)]), `${op}.sel`);
-  return sub(p, add(p, poly, prod.rows(n, 2 * n)), prod.rows(0, n)).reshape(x.shape);
+  const inner = await geluEven(p, xf, `${op}.even`);
+  // gelu = inner + above·(x - inner) - below·inner, one round.
+  const prod = await mulMaskedBit(p, both, concatRows(p, [inner, sub(p, xf, inner)]), `${op}.sel`);
+  return sub(p, add(p, inner, prod.rows(n, 2 * n)), prod.rows(0, n)).reshape(x.shape);
 }
 
 /** v2 GELU: low bits its segment tests drop (a band of 2^-6 around ±4). */
 const GELU_DROP = (f: number) => f - 6;
-/** v2 GELU: ring widths of (x², v² and v³, v³·high). */
-const GELU_RINGS = [39, 35, 58] as const;
+/** v2 GELU: the ring the series is summed in before its truncation (|0.5x + g(x)|·2^2f < 2^35 on the segment). */
+export const GELU_SERIES_RING = 38;
+
+/**
+ * v2 GELU on its segment: 0.5x + Σ_j c_j cos(2πjθ) for θ = x/12 in turns (x · round(2^(64−f)/12), local; the ring's
+ * wrap-around is one period), evaluated as the private cosine protocol evaluates one cosine (cosine.ts): open
+ * d = θ + t (t uniform), then cos(2πj(d − t)) = cos 2πjd·cos 2πjt + sin 2πjd·sin 2πjt, where the servers compute
+ * cos 2πjd and sin 2πjd from the public d (cosSinTurns, bit-identical) and the dealer shares c_j cos 2πjt and
+ * c_j sin 2πjt (f bits, needed mod 2^GELU_SERIES_RING only: bit planes). d is opened whole (not from its top
+ * 32 bits as the RFA cosine does): dropping the shares' low bits would make d, and through cos 2πjd the result's
+ * last bits, depend on how x happens to be split. The sum carries 2f fractional bits; one truncation from that
+ * ring. 2 rounds; per element 8 + 38/8 bytes per server and 10·38/8 + 8 + 43/8 from the dealer. Off the segment
+ * the value is garbage, which the selection drops.
+ */
+async function geluEven(p: Party, xf: Shared, op: string): Promise<Shared> {
+  const be = p.ring.backend;
+  const f = p.ring.fracBits;
+  const n = xf.size;
+  const J = GELU_TERMS;
+  const t = p.mask(op, n);
+  const trig = await p.dealBits(`${op}.trig`, 2 * J * n, GELU_SERIES_RING, () => {
+    // Accuracy only: no other party computes these. cos and sin at 30 bits, times c_j in float64, at f bits.
+    const vals = new Float64Array(2 * J * n);
+    for (let j = 1; j <= J; j++) {
+      const cs = be.cosSinTurns(be.scalarMul(t, BigInt(j)), 30);
+      const [c, sn] = [be.decode(cs.cos, 30), be.decode(cs.sin, 30)];
+      const cj = GELU_SERIES[j]!;
+      for (let i = 0; i < n; i++) {
+        vals[(2 * j - 2) * n + i] = cj * c[i]!;
+        vals[(2 * j - 1) * n + i] = cj * sn[i]!;
+      }
+    }
+    return be.encode(vals, f);
+  });
+  const truncated = (sum: BigUint64Array | null) => truncate(p, new Shared([n], sum), f, `${op}.trunc`, { from: GELU_SERIES_RING });
+  if (p.isDealer) return truncated(null);
+  const theta = mulInt(p, xf, ((1n << BigInt(64 - f)) + BigInt(GELU_PERIOD / 2)) / BigInt(GELU_PERIOD));
+  const [d] = await p.open(op, be.add(theta.s, t));
+  // 0.5x and c_0 with 2f fractional bits, then the terms (public f bits × shares at f bits).
+  let acc = be.scalarMul(xf.s, 1n << BigInt(f - 1));
+  if (p.index === 0) acc = be.addScalar(acc, enc(p, GELU_SERIES[0]!) << BigInt(f));
+  for (let j = 1; j <= J; j++) {
+    const cs = be.cosSinTurns(be.scalarMul(d!, BigInt(j)), f);
+    acc = be.add(acc, be.add(be.mul(cs.cos, trig.subarray((2 * j - 2) * n, (2 * j - 1) * n)), be.mul(cs.sin, trig.subarray((2 * j - 1) * n, 2 * j * n))));
+  }
+  return truncated(acc);
+}
 
 /**
  * Paterson–Stockmeyer halves of P(v) = (d0 + d1·v + d2·v²) + v³·(d3 + d4·v + d5·v² + d6·v³): high with 2f
