@@ -269,7 +269,9 @@ test('dialling retries until the peer listens, and gives up with ERR_PEER_UNREAC
   const port = probe.address.port;
   await probe.close();
   await new Promise((r) => setTimeout(r, 50));
-  const s0p = connectTcp({ self: 's0', session: 'r', parties: ['s0', 's1'], addresses: { s1: { host: HOST, port } }, connectTimeoutMs: 5000, retryDelayMs: 20 });
+  // A generous budget: on a loaded machine (CI's test files run side by side) the 300 ms below can take seconds.
+  const s0p = connectTcp({ self: 's0', session: 'r', parties: ['s0', 's1'], addresses: { s1: { host: HOST, port } }, connectTimeoutMs: 30_000, retryDelayMs: 20 });
+  s0p.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
   await new Promise((r) => setTimeout(r, 300));
   const listener = await listenTcp({ port });
   const s1 = await connectTcp({ self: 's1', session: 'r', parties: ['s0', 's1'], listener, addresses: {} });
