@@ -243,9 +243,9 @@ export class Traffic {
       // whole, one truncation from 2^38; the masked-bit selection.
       const f = this.fracBits;
       this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.geluV2(f));
-      this.dealBits(`${op}.even.trig`, 2 * GELU_TERMS * n, GELU_SERIES_RING);
+      this.dealBits(`${op}.even.trig`, 2 * GELU_TERMS * n, GELU_SERIES_RING(f));
       this.open(`${op}.even`, n);
-      this.truncate(`${op}.even.trunc`, n, f, GELU_SERIES_RING);
+      this.truncate(`${op}.even.trunc`, n, f, GELU_SERIES_RING(f));
       this.mulMaskedBit(`${op}.sel`, 2 * n);
       return;
     }

@@ -208,7 +208,7 @@ test("GELU's cosine series: its opening is uniform for a constant input; bytes a
   const s0 = r.links.get('s0')!.meter.snapshot();
   const dealer = r.links.get('dealer')!.meter.snapshot();
   t.is(s0.ops['gelu.even']!.bytesSent, 8 * N, 'd is opened whole');
-  t.is(dealer.ops['gelu.even.trig']!.bytesSent, (2 * GELU_TERMS * N * GELU_SERIES_RING) / 8, 'the terms as bit planes mod 2^38');
+  t.is(dealer.ops['gelu.even.trig']!.bytesSent, (2 * GELU_TERMS * N * GELU_SERIES_RING(16)) / 8, 'the terms as bit planes mod 2^38');
   t.is(s0.ops['gelu.even']!.rounds, 1);
   for (const role of ['s0', 's1'] as const) {
     const all = BigUint64Array.from(r.opened[role].get('gelu.even')!.flatMap((w) => [...w]));

@@ -268,15 +268,15 @@ export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
 
 /** v2 GELU: low bits its segment tests drop (a band of 2^-6 around ±4). */
 const GELU_DROP = (f: number) => f - 6;
-/** v2 GELU: the ring the series is summed in before its truncation (|0.5x + g(x)|·2^2f < 2^35 on the segment). */
-export const GELU_SERIES_RING = 38;
+/** v2 GELU: the ring the series is summed in before its truncation (|0.5x + g(x)|·2^2f < 2^(2f+3) on the segment): 38 at f = 16. */
+export const GELU_SERIES_RING = (f: number) => 2 * f + 6;
 
 /**
  * v2 GELU on its segment: 0.5x + Σ_j c_j cos(2πjθ) for θ = x/12 in turns (x · round(2^(64−f)/12), local; the ring's
  * wrap-around is one period), evaluated as the private cosine protocol evaluates one cosine (cosine.ts): open
  * d = θ + t (t uniform), then cos(2πj(d − t)) = cos 2πjd·cos 2πjt + sin 2πjd·sin 2πjt, where the servers compute
  * cos 2πjd and sin 2πjd from the public d (cosSinTurns, bit-identical) and the dealer shares c_j cos 2πjt and
- * c_j sin 2πjt (f bits, needed mod 2^GELU_SERIES_RING only: bit planes). d is opened whole (not from its top
+ * c_j sin 2πjt (f bits, needed mod 2^(2f+6) only: bit planes). d is opened whole (not from its top
  * 32 bits as the RFA cosine does): dropping the shares' low bits would make d, and through cos 2πjd the result's
  * last bits, depend on how x happens to be split. The sum carries 2f fractional bits; one truncation from that
  * ring. 2 rounds; per element 8 + 38/8 bytes per server and 10·38/8 + 8 + 43/8 from the dealer. Off the segment
@@ -288,7 +288,8 @@ async function geluEven(p: Party, xf: Shared, op: string): Promise<Shared> {
   const n = xf.size;
   const J = GELU_TERMS;
   const t = p.mask(op, n);
-  const trig = await p.dealBits(`${op}.trig`, 2 * J * n, GELU_SERIES_RING, () => {
+  const ring = GELU_SERIES_RING(f);
+  const trig = await p.dealBits(`${op}.trig`, 2 * J * n, ring, () => {
     // Accuracy only: no other party computes these. cos and sin at 30 bits, times c_j in float64, at f bits.
     const vals = new Float64Array(2 * J * n);
     for (let j = 1; j <= J; j++) {
@@ -302,7 +303,7 @@ async function geluEven(p: Party, xf: Shared, op: string): Promise<Shared> {
     }
     return be.encode(vals, f);
   });
-  const truncated = (sum: BigUint64Array | null) => truncate(p, new Shared([n], sum), f, `${op}.trunc`, { from: GELU_SERIES_RING });
+  const truncated = (sum: BigUint64Array | null) => truncate(p, new Shared([n], sum), f, `${op}.trunc`, { from: ring });
   if (p.isDealer) return truncated(null);
   const theta = mulInt(p, xf, ((1n << BigInt(64 - f)) + BigInt(GELU_PERIOD / 2)) / BigInt(GELU_PERIOD));
   const [d] = await p.open(op, be.add(theta.s, t));
