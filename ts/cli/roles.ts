@@ -336,6 +336,7 @@ export async function runDemo(argv: readonly string[], signal: AbortSignal): Pro
     '--train', join(data, 'train.jsonl'),
     '--test', join(data, 'test.jsonl'),
     '--test-limit', String(d.testLimit),
+    '--test-plaintext',
     '--kind', d.kind,
     '--task', d.task,
     '--shots', String(d.shots),
