@@ -279,6 +279,10 @@ test('tune --test-plaintext scores the untuned and the tuned prompt in float64 a
   const line = /test acc (\S+)% \(untuned\) -> (\S+)% \(tuned\) on 48 examples, majority class (\S+)%: scored with the plaintext float64 forward after the tuning/.exec(r.stderr);
   t.truthy(line, r.stderr);
   t.is(Number(line![2]), Number((100 * pt.tuned.accuracy).toFixed(2)));
+  // The same run scoring test through the tuning's own evaluator: the same prompt, the same accuracy.
+  const same = cli('tune', ...TINY, ...init, '--budget', '8', '--out', join(root, 'result-same.json'));
+  t.is(same.code, 0, same.stderr);
+  t.is(JSON.parse(readFileSync(join(root, 'result-same.json'), 'utf8')).result.test.accuracy, pt.tuned.accuracy);
   // The prompt slots hold real tokens: the evaluator's train batch differs from a placeholder run's.
   const base = cli('tune', ...TINY, '--budget', '8', '--out', join(root, 'result-placeholder.json'), '--overwrite');
   t.is(base.code, 0, base.stderr);
