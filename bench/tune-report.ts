@@ -39,7 +39,7 @@ const series: LineSeries[] = runs.map((r, i) => ({
   dashed: r.mode === 'mpc',
   colorIndex: i,
 }));
-const svg = lineChart({ title: 'Dev accuracy of the selected prompt against forward calls (Rotten Tomatoes)', xLabel: 'forward calls (candidates evaluated on the training batch)', yLabel: 'dev accuracy (%)', series, width: 900 });
+const svg = lineChart({ title: 'Rotten Tomatoes dev accuracy (100 examples) of the evaluated prompt against forward calls', xLabel: 'forward calls (candidates evaluated on the training batch)', yLabel: 'dev accuracy (%)', series, yMin: 40, width: 900 });
 writeFileSync('bench/results/figures/tuning-dev-curve.svg', `${svg}\n`);
 console.log('| run | model | head | attention | settings | calls | test N | test accuracy before → after | majority | tuning wall time |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
