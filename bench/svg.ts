@@ -167,8 +167,8 @@ export interface LineSeries {
   colorIndex?: number;
 }
 
-/** Lines with markers; log axes where asked. */
-export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: LineSeries[]; logX?: boolean; logY?: boolean; width?: number; height?: number }): string {
+/** Lines with markers; log axes where asked; a linear y axis starts at `yMin` (default 0). */
+export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: LineSeries[]; logX?: boolean; logY?: boolean; yMin?: number; width?: number; height?: number }): string {
   const legendW = 210;
   const f: Frame = { width: o.width ?? 760, height: o.height ?? 420, left: 70, right: legendW, top: 34, bottom: 50 };
   const xs = o.series.flatMap((s) => s.points.map((p) => p[0]));
@@ -176,7 +176,7 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   const xAx = o.logX
     ? logX(Math.min(...xs), Math.max(...xs), f.left, f.width - f.right)
     : axis(0, Math.max(...xs, 1), f.left, f.width - f.right, false);
-  const yAx = axis(o.logY ? Math.min(...ys, 1) : 0, Math.max(...ys, 1e-9), f.height - f.bottom, f.top, o.logY ?? false);
+  const yAx = axis(o.logY ? Math.min(...ys, 1) : (o.yMin ?? 0), Math.max(...ys, 1e-9), f.height - f.bottom, f.top, o.logY ?? false);
   const out = header(f, o.title);
   out.push(...yAxis(f, yAx, o.yLabel));
   for (const t of xAx.ticks) {

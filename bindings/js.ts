@@ -124,6 +124,89 @@ function matmulBig(a: BigUint64Array, b: BigUint64Array, m: number, k: number, n
   return o;
 }
 
+type Floats = Float32Array | Float64Array;
+
+/**
+ * The reference of linearF64 (KernelBackend): y = x Wᵀ + b for `rows` rows (W is [out, in] row-major as torch
+ * stores it, out = b.length), computed four rows × two outputs at a time so that loaded weights are reused (~3×
+ * faster in V8). Every output is still the sum Σ_i x_i w_i accumulated from 0 in index order plus the bias, so
+ * it equals the naive loop bit for bit (JS arithmetic is IEEE double without contraction; tested for every
+ * row/column remainder). Accepts float32 or float64 arrays.
+ */
+export function linearF64Js(x: Floats, weight: Floats, bias: Floats, rows: number, inDim: number, out?: Float64Array): Float64Array {
+  const outDim = bias.length;
+  checkLen('x', x.length, rows, inDim);
+  checkLen('weight', weight.length, outDim, inDim);
+  const y = out ?? new Float64Array(rows * outDim);
+  checkLen('out', y.length, rows, outDim);
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const x0 = r * inDim;
+    const x1 = x0 + inDim;
+    const x2 = x1 + inDim;
+    const x3 = x2 + inDim;
+    const y0 = r * outDim;
+    let o = 0;
+    for (; o + 2 <= outDim; o += 2) {
+      const w0 = o * inDim;
+      const w1 = w0 + inDim;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0; // prettier-ignore
+      for (let i = 0; i < inDim; i++) {
+        const u = weight[w0 + i]!;
+        const v = weight[w1 + i]!;
+        const a0 = x[x0 + i]!;
+        const a1 = x[x1 + i]!;
+        const a2 = x[x2 + i]!;
+        const a3 = x[x3 + i]!;
+        s0 += a0 * u;
+        s1 += a1 * u;
+        s2 += a2 * u;
+        s3 += a3 * u;
+        t0 += a0 * v;
+        t1 += a1 * v;
+        t2 += a2 * v;
+        t3 += a3 * v;
+      }
+      const bu = bias[o]!;
+      const bv = bias[o + 1]!;
+      y[y0 + o] = s0 + bu;
+      y[y0 + outDim + o] = s1 + bu;
+      y[y0 + 2 * outDim + o] = s2 + bu;
+      y[y0 + 3 * outDim + o] = s3 + bu;
+      y[y0 + o + 1] = t0 + bv;
+      y[y0 + outDim + o + 1] = t1 + bv;
+      y[y0 + 2 * outDim + o + 1] = t2 + bv;
+      y[y0 + 3 * outDim + o + 1] = t3 + bv;
+    }
+    for (; o < outDim; o++) {
+      const w0 = o * inDim;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0; // prettier-ignore
+      for (let i = 0; i < inDim; i++) {
+        const u = weight[w0 + i]!;
+        s0 += x[x0 + i]! * u;
+        s1 += x[x1 + i]! * u;
+        s2 += x[x2 + i]! * u;
+        s3 += x[x3 + i]! * u;
+      }
+      const bu = bias[o]!;
+      y[y0 + o] = s0 + bu;
+      y[y0 + outDim + o] = s1 + bu;
+      y[y0 + 2 * outDim + o] = s2 + bu;
+      y[y0 + 3 * outDim + o] = s3 + bu;
+    }
+  }
+  for (; r < rows; r++) {
+    const xo = r * inDim;
+    for (let o = 0; o < outDim; o++) {
+      const wo = o * inDim;
+      let s = 0;
+      for (let i = 0; i < inDim; i++) s += x[xo + i]! * weight[wo + i]!;
+      y[r * outDim + o] = s + bias[o]!;
+    }
+  }
+  return y;
+}
+
 export function loadJs(): KernelBackend {
   return {
     name: 'js',
@@ -307,5 +390,6 @@ export function loadJs(): KernelBackend {
       }
       return out;
     },
+    linearF64: linearF64Js,
   };
 }

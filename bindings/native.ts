@@ -37,6 +37,7 @@ interface NativeAddon {
   prgFill(key: Uint8Array, nonce: Uint8Array, counter: number, out: BigUint64Array): void;
   cosSinTurns(angle: BigUint64Array, fracBits: number, cos: BigUint64Array, sin: BigUint64Array): void;
   angleScale(w: Float64Array, fracBits: number, out: BigUint64Array): void;
+  linearF64(x: Float64Array, w: Float32Array, b: Float32Array, rows: number, inDim: number, out: Float64Array): void;
   threadCount(): number;
   retainFreedMemory(bytes: number): boolean;
 }
@@ -84,7 +85,7 @@ function toSecpError(e: unknown): unknown {
   return new SecpError(code, e.message, { cause: e });
 }
 
-type ArrayCtor = typeof BigUint64Array | typeof Float64Array | typeof Uint8Array;
+type ArrayCtor = typeof BigUint64Array | typeof Float64Array | typeof Float32Array | typeof Uint8Array;
 
 /** napi-rs reports a wrong array type without naming the argument; this names it. */
 function expectArray(name: string, v: unknown, ctor: ArrayCtor): void {
@@ -300,6 +301,17 @@ function adapt(addon: NativeAddon, file: string): NativeBackend {
       assertDim('fracBits', fracBits);
       const o = alloc(BigUint64Array, w.length);
       call(() => addon.angleScale(w, fracBits, o));
+      return o;
+    },
+    linearF64(x, w, b, rows, inDim, out) {
+      expectArray('x', x, Float64Array);
+      expectArray('w', w, Float32Array);
+      expectArray('b', b, Float32Array);
+      assertDim('rows', rows);
+      assertDim('inDim', inDim);
+      const o = out ?? alloc(Float64Array, rows * b.length);
+      expectArray('out', o, Float64Array);
+      call(() => addon.linearF64(x, w, b, rows, inDim, o));
       return o;
     },
   };

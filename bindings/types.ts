@@ -66,6 +66,12 @@ export interface KernelBackend {
   truncFinish(c: BigUint64Array, rTr: BigUint64Array, rMsb: BigUint64Array, bits: number, party0: boolean, out?: BigUint64Array): BigUint64Array;
   /** cos and sin of angles in turns (2^64 = one period), as fixed point with f fractional bits. */
   cosSinTurns(angle: BigUint64Array, fracBits: number): { cos: BigUint64Array; sin: BigUint64Array };
+  /**
+   * The plaintext float64 dense layer (ts/model/plain.ts): out (rows × b.length) = x (rows × inDim) · wᵀ + b,
+   * w (b.length × inDim) and b float32 as model files store them. Each output is Σ_i x_i·w_i summed from 0 in
+   * index order (separate multiply and add), then + b: the JS loop's result, bit for bit.
+   */
+  linearF64(x: Float64Array, w: Float32Array, b: Float32Array, rows: number, inDim: number, out?: Float64Array): Float64Array;
   /** K = round(w·2^(64-f)/(2π)): integer weights whose wrapping dot product with fixed-point x gives w·x in turns. */
   angleScale(w: Float64Array, fracBits: number): BigUint64Array;
 }

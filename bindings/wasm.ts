@@ -56,6 +56,7 @@ interface Exports {
   prg_fill(key: Ptr, keyLen: number, nonce: Ptr, nonceLen: number, counter: number, out: Ptr, outLen: number): number;
   cos_sin_turns(a: Ptr, aLen: number, fracBits: number, cos: Ptr, cosLen: number, sin: Ptr, sinLen: number): number;
   angle_scale(w: Ptr, wLen: number, fracBits: number, out: Ptr, outLen: number): number;
+  linear_f64(x: Ptr, xLen: number, w: Ptr, wLen: number, b: Ptr, bLen: number, rows: number, inDim: number, out: Ptr, outLen: number): number;
 }
 
 /** The few WebAssembly / TextDecoder globals used here (tsconfig's lib has no DOM types). */
@@ -69,7 +70,7 @@ interface WasmGlobals {
 }
 const g = globalThis as unknown as WasmGlobals;
 
-type Typed = BigUint64Array | Float64Array | Uint8Array;
+type Typed = BigUint64Array | Float64Array | Float32Array | Uint8Array;
 type TypedCtor<T extends Typed> = new (buffer: ArrayBuffer, byteOffset: number, length: number) => T;
 
 /** Throws ERR_INVALID_ARGUMENT unless `v` fits the module's u32 (usize) parameters. */
@@ -337,11 +338,24 @@ function backendOf(x: Exports): KernelBackend {
         return [x.angle_scale(pw, len, fb, po, len), () => read(BigUint64Array, po, len)];
       });
     },
+    linearF64(v, w, b, rows, inDim, out) {
+      u32('rows', rows);
+      u32('inDim', inDim);
+      const len = out?.length ?? rows * b.length;
+      u32('rows*out', len);
+      return call((f) => {
+        const pv = f.input(v);
+        const pw = f.input(w);
+        const pb = f.input(b);
+        const po = f.output(len, 8);
+        return [x.linear_f64(pv, v.length, pw, w.length, pb, b.length, rows, inDim, po, len), () => read(Float64Array, po, len, out)];
+      });
+    },
   };
 }
 
 const EXPORTS: (keyof Exports)[] = ['memory', 'alloc', 'dealloc', 'last_error_ptr', 'last_error_len', 'matmul', 'matmul_bt',
-  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'beaver_mul', 'add_scalar', 'trunc_deal', 'trunc_finish', 'to_bit_planes', 'from_bit_planes', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale'];
+  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'beaver_mul', 'add_scalar', 'trunc_deal', 'trunc_finish', 'to_bit_planes', 'from_bit_planes', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'angle_scale', 'linear_f64'];
 
 /**
  * THE loader, for Node and browsers alike: compiles and instantiates the module from its bytes,

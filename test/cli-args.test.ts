@@ -266,6 +266,33 @@ test('tune --plaintext runs end to end: --json events, --out result, progress li
   t.regex(r.stderr, /done \(budget: 16 of 16 forward calls used\) after 4 generations/);
 });
 
+test('tune --test-plaintext scores the untuned and the tuned prompt in float64 after the run; --prompt-init fills the slots', (t) => {
+  const out = join(root, 'result-plain-test.json');
+  const init = ['--prompt-init', 'the movie was fun'];
+  const r = cli('tune', ...TINY, ...init, '--budget', '8', '--test-plaintext', '--out', out, '--progress', 'lines');
+  t.is(r.code, 0, r.stderr);
+  const saved = JSON.parse(readFileSync(out, 'utf8'));
+  t.is(saved.result.test, null, 'the test batch stayed out of the tuning evaluator');
+  const pt = saved.testPlaintext as { examples: number; majority: number; untuned: { accuracy: number }; tuned: { accuracy: number } };
+  t.is(pt.examples, 48);
+  for (const v of [pt.majority, pt.untuned.accuracy, pt.tuned.accuracy]) t.true(v >= 0 && v <= 1);
+  const line = /test acc (\S+)% \(untuned\) -> (\S+)% \(tuned\) on 48 examples, majority class (\S+)%: scored with the plaintext float64 forward after the tuning/.exec(r.stderr);
+  t.truthy(line, r.stderr);
+  t.is(Number(line![2]), Number((100 * pt.tuned.accuracy).toFixed(2)));
+  // The same run scoring test through the tuning's own evaluator: the same prompt, the same accuracy.
+  const same = cli('tune', ...TINY, ...init, '--budget', '8', '--out', join(root, 'result-same.json'));
+  t.is(same.code, 0, same.stderr);
+  t.is(JSON.parse(readFileSync(join(root, 'result-same.json'), 'utf8')).result.test.accuracy, pt.tuned.accuracy);
+  // The prompt slots hold real tokens: the evaluator's train batch differs from a placeholder run's.
+  const base = cli('tune', ...TINY, '--budget', '8', '--out', join(root, 'result-placeholder.json'), '--overwrite');
+  t.is(base.code, 0, base.stderr);
+  const other = JSON.parse(readFileSync(join(root, 'result-placeholder.json'), 'utf8'));
+  t.notDeepEqual(saved.evaluator.batches.train, other.evaluator.batches.train);
+  const short = cli('tune', ...TINY, '--prompt-init', 'a', '--budget', '8');
+  t.is(short.code, 1);
+  t.regex(short.stderr, /prompt init text "a" has 1 word pieces; the prompt has 2 slots/);
+});
+
 test('tune: SIGKILL mid-run, then --resume with only --checkpoint, ends with the uninterrupted result', async (t) => {
   // 300 generations (≈3 s): long enough that the kill lands mid-run even when this test process lags.
   const budget = ['--budget', '1200', '--seed', '3'];

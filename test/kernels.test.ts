@@ -248,3 +248,83 @@ test('the reference backend gives the same typed errors (it is the oracle)', (t)
   t.deepEqual(reference.toBitPlanes(BigUint64Array.of(1n, 2n, 3n), 2), BigUint64Array.of(5n, 6n));
   t.deepEqual(reference.fromBitPlanes(BigUint64Array.of(5n, 6n), 2, 3), BigUint64Array.of(1n, 2n, 3n));
 });
+
+/** Float64 x, float32 W and b of awkward values: mixed signs and magnitudes, so that rounding order shows. */
+function linearInputs(label: string, rows: number, inDim: number, outDim: number) {
+  const x = randomReals(`lx${label}`, rows * inDim, 1e3);
+  for (let i = 0; i < x.length; i += 7) x[i] = x[i]! * 1e-9; // tiny terms next to large ones
+  const w = Float32Array.from(randomReals(`lw${label}`, outDim * inDim, 3));
+  const b = Float32Array.from(randomReals(`lb${label}`, outDim, 10));
+  return { x, w, b };
+}
+
+/** The naive loop: each output summed from 0 in index order, then the bias (what linearF64 promises). */
+function naiveLinear(x: Float64Array, w: Float32Array, b: Float32Array, rows: number, inDim: number): Float64Array {
+  const y = new Float64Array(rows * b.length);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < b.length; o++) {
+      let s = 0;
+      for (let i = 0; i < inDim; i++) s += x[r * inDim + i]! * w[o * inDim + i]!;
+      y[r * b.length + o] = s + b[o]!;
+    }
+  }
+  return y;
+}
+
+const sameFloats = (a: Float64Array, b: Float64Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+// Around the kernel's 8-column panels and 4-row tiles, and (last two) above crates/napi's threaded-split size.
+const linearShapes: Array<[number, number, number]> = [
+  [1, 1, 1], [1, 9, 7], [3, 5, 8], [4, 8, 9], [5, 17, 15], [7, 1, 16], [9, 33, 17], [0, 4, 3], [3, 0, 2], [2, 5, 0],
+  [37, 300, 67], [64, 384, 96],
+];
+
+test('linearF64: the JS reference equals the naive in-order loop bit for bit', (t) => {
+  for (const [rows, inDim, outDim] of linearShapes) {
+    const { x, w, b } = linearInputs(`${rows},${inDim},${outDim}`, rows, inDim, outDim);
+    t.true(sameFloats(reference.linearF64(x, w, b, rows, inDim), naiveLinear(x, w, b, rows, inDim)), `${rows}x${inDim}x${outDim}`);
+  }
+});
+
+for (const name of compiledBackends) {
+  test(`${name}: linearF64 equals the JS reference bit for bit on awkward shapes`, (t) => {
+    const be = backend(name);
+    for (const [rows, inDim, outDim] of linearShapes) {
+      const { x, w, b } = linearInputs(`${rows},${inDim},${outDim}`, rows, inDim, outDim);
+      const want = reference.linearF64(x, w, b, rows, inDim);
+      t.true(sameFloats(be.linearF64(x, w, b, rows, inDim), want), `${rows}x${inDim}x${outDim}`);
+      const out = new Float64Array(rows * outDim).fill(Number.NaN);
+      t.is(be.linearF64(x, w, b, rows, inDim, out), out, 'writes into the given out');
+      t.true(sameFloats(out, want));
+    }
+    // Not merely close: a summation order other than the loop's (here: reversed) changes some bits.
+    const { x, w, b } = linearInputs('order', 4, 300, 8);
+    const reversed = new Float64Array(4 * 8);
+    for (let r = 0; r < 4; r++) {
+      for (let o = 0; o < 8; o++) {
+        let s = 0;
+        for (let i = 299; i >= 0; i--) s += x[r * 300 + i]! * w[o * 300 + i]!;
+        reversed[r * 8 + o] = s + b[o]!;
+      }
+    }
+    t.false(sameFloats(be.linearF64(x, w, b, 4, 300), reversed), 'the test inputs tell summation orders apart');
+  });
+
+  test(`${name}: linearF64 reports bad lengths as the reference does`, (t) => {
+    const be = backend(name);
+    const x = new Float64Array(6);
+    const w = new Float32Array(6);
+    const b = new Float32Array(2);
+    for (const [args, what] of [
+      [[new Float64Array(5), w, b, 2, 3], 'x'],
+      [[x, new Float32Array(5), b, 2, 3], 'weight'],
+      [[x, w, b, 2, 3, new Float64Array(3)], 'out'],
+    ] as const) {
+      const call = (k: typeof be) => () => k.linearF64(...(args as unknown as Parameters<typeof be.linearF64>));
+      const got = t.throws(call(be)) as SecpError;
+      const want = t.throws(call(reference)) as SecpError;
+      t.is(got.code, 'ERR_BUFFER_LENGTH', what);
+      t.is(got.message, want.message, what);
+    }
+  });
+}

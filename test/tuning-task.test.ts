@@ -6,7 +6,7 @@ import { SecpError } from '../bindings/errors.js';
 import { loadModel, type LoadedModel } from '../ts/model/config.js';
 import { writeTinyModel } from '../ts/model/tiny.js';
 import type { Example } from '../ts/tuning/data.js';
-import { encodeExamples, labelWordIds, placeholderIds, resolveTask, TASKS } from '../ts/tuning/task.js';
+import { encodeExamples, labelWordIds, placeholderIds, promptInitIds, resolveTask, TASKS } from '../ts/tuning/task.js';
 
 const root = mkdtempSync(join(tmpdir(), 'secp-task-'));
 test.after.always(() => rmSync(root, { recursive: true, force: true }));
@@ -128,4 +128,21 @@ test('RoBERTa byte-level pieces carry the word-start space; label words resolve 
   // Placeholder ids avoid the special tokens (RoBERTa positions must not see the pad id).
   const slots = placeholderIds(tok, m.config.vocabSize, 5);
   t.true(slots.every((s) => ![tok.padId, tok.clsId, tok.sepId, tok.maskId].includes(s)));
+});
+
+test('promptInitIds: the first P word pieces of a real text fill the slots; too short or special texts are refused', (t) => {
+  const m = tiny('bert');
+  const tok = m.tokenizer;
+  const pieces = (text: string) => tok.encode(text).ids.slice(1, -1); // without [CLS] and [SEP]
+  const want = pieces('the movie was fun');
+  t.true(want.length >= 3);
+  const ids = promptInitIds(tok, 'the movie was fun', 3);
+  t.deepEqual(ids, want.slice(0, 3));
+  t.notDeepEqual(ids, placeholderIds(tok, m.config.vocabSize, 3), 'real tokens, not the placeholders');
+  const batch = encodeExamples(tok, resolveTask('sst2'), [ex('boring', 0)], { seqLen: 20, promptLength: 3, placeholderIds: ids });
+  t.deepEqual(Array.from(batch.ids.subarray(1, 4)), ids, 'they sit in the prompt slots');
+  const msg = (fn: () => unknown) => t.throws(fn, { instanceOf: SecpError })?.message;
+  t.is(msg(() => promptInitIds(tok, 'fun', 3)), `prompt init text "fun" has ${pieces('fun').length} word pieces; the prompt has 3 slots`);
+  t.regex(msg(() => promptInitIds(tok, 'the [MASK] was fun', 3))!, /contains a special token/);
+  t.regex(msg(() => promptInitIds(tok, 'the movie', 0))!, /prompt length must be an integer >= 1/);
 });

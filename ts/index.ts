@@ -44,6 +44,7 @@ export {
   encodeExamples,
   labelWordIds,
   placeholderIds,
+  promptInitIds,
   resolveTask,
   type EncodedBatch,
   type EncodeOptions,

@@ -11,12 +11,13 @@ import { loadConfig, loadModel, type LoadedModel, type ModelConfig } from '../mo
 import { readCheckpointFile } from '../tuning/checkpoint.js';
 import { DATA_DEFAULTS, examplesHash, loadDataset, sampleFewShot, subsample, type Example } from '../tuning/data.js';
 import type { Evaluator } from '../tuning/evaluator.js';
-import { TUNE_DEFAULTS, tune, type TuneOptions, type TuneResult } from '../tuning/loop.js';
+import { TUNE_DEFAULTS, projectionOf, tune, type SplitScore, type TuneOptions, type TuneResult } from '../tuning/loop.js';
 import { PlainEvaluator, PLAIN_EVALUATOR_DEFAULTS, weightsHash } from '../tuning/plain-evaluator.js';
 import { MpcEvaluator, type Job } from '../tuning/mpc-evaluator.js';
 import { TLS_OPTIONS, joinOptions, loadDealerKey, readJob, startLocalProcesses } from './roles.js';
-import { encodeExamples, placeholderIds, resolveTask, TASKS, type EncodedBatch, type ResolvedTask } from '../tuning/task.js';
-import { RFA_DEFAULTS } from '../model/plain.js';
+import { encodeExamples, placeholderIds, promptInitIds, resolveTask, TASKS, type EncodedBatch, type ResolvedTask } from '../tuning/task.js';
+import { RFA_DEFAULTS, type RfaOptions } from '../model/plain.js';
+import { scoreBatch } from '../tuning/losses.js';
 import { UsageError, checkRequired, parseCommand, type CommandSpec, type OptValue, type Parsed } from './options.js';
 import { Progress, type ProgressMode } from './progress.js';
 
@@ -66,9 +67,11 @@ export const TUNE_COMMAND: CommandSpec = {
     { name: 'max-file-mb', kind: 'number', min: 0.001, max: 65536, default: DATA_DEFAULTS.maxBytes / 1024 / 1024, group: 'Data', help: 'refuse data files larger than this (MiB)' },
     { name: 'shots', kind: 'int', overMax: (v) => overMax('shots', v), min: 1, max: 10000, default: 16, group: 'Data', help: 'training examples per class (BBT: 16)' },
     { name: 'dev-shots', kind: 'int', overMax: (v) => overMax('dev-shots', v), min: 0, max: 10000, defaultText: '--shots', group: 'Data', help: 'dev examples per class (0: no dev split)' },
+    { name: 'test-plaintext', kind: 'flag', group: 'Data', help: 'score --test with the plaintext float64 forward after the tuning, untuned and tuned prompt (under --mpc: the tuning stays private, this last step reads the model weights in the clear)' },
     { name: 'test-limit', kind: 'int', min: 1, max: 1_000_000, defaultText: 'all', group: 'Data', help: 'score a seeded subsample of this many test examples' },
 
     { name: 'prompt-length', kind: 'int', overMax: (v) => overMax('prompt-length', v), min: 1, max: 512, default: 50, group: 'Prompt', help: 'prompt tokens P (BBT: 50)' },
+    { name: 'prompt-init', kind: 'string', arg: 'TEXT', defaultText: 'placeholder tokens', group: 'Prompt', help: 'put the first P word pieces of TEXT in the prompt slots, so that the untuned prompt is real text (it must have at least P pieces)' },
     { name: 'prompt-mode', kind: 'enum', values: ['add', 'replace'], default: PLAIN_EVALUATOR_DEFAULTS.promptMode, group: 'Prompt', help: "'add': added to the embedding output (BBT); 'replace': replaces the slots' word embeddings" },
     { name: 'seq-len', kind: 'int', overMax: (v) => overMax('seq-len', v), min: 8, max: 4096, default: 64, group: 'Prompt', help: 'tokens per example, prompt included; longer texts are cut' },
     { name: 'dim', kind: 'int', overMax: (v) => overMax('dim', v), min: 1, max: 10000, default: TUNE_DEFAULTS.dim, group: 'Prompt', help: 'search dimension d (BBT: 500)' },
@@ -236,7 +239,9 @@ export function prepare(values: Values, log: (line: string) => void): Prepared {
   dataHashes['dev'] = examplesHash(dev);
   dataHashes['test'] = examplesHash(test);
   const P = num(values['prompt-length'])!;
-  const enc = { seqLen: num(values['seq-len'])!, promptLength: P, placeholderIds: placeholderIds(model.tokenizer, model.config.vocabSize, P) };
+  const init = str(values['prompt-init']);
+  const slots = init !== undefined ? promptInitIds(model.tokenizer, init, P) : placeholderIds(model.tokenizer, model.config.vocabSize, P);
+  const enc = { seqLen: num(values['seq-len'])!, promptLength: P, placeholderIds: slots };
   const batches: Prepared['batches'] = { train: encodeExamples(model.tokenizer, task, train, enc) };
   if (dev.length > 0) batches.dev = encodeExamples(model.tokenizer, task, dev, enc);
   if (test.length > 0) batches.test = encodeExamples(model.tokenizer, task, test, enc);
@@ -258,6 +263,16 @@ export interface MpcRun {
   dealerKey?: Uint8Array;
 }
 
+/** The RFA options of these arguments. */
+function rfaOf(values: Values): RfaOptions {
+  return {
+    kernel: str(values['rfa-kernel']) as 'normalized' | 'exp',
+    features: num(values['rfa-features'])!,
+    seed: num(values['rfa-seed'])!,
+    ...(values['rfa-tau'] !== undefined ? { tau: num(values['rfa-tau'])! } : {}),
+  };
+}
+
 /** The hook where the forward is chosen: the plaintext float64 forward, or the 2-party MPC forward. */
 export async function createEvaluator(
   mode: 'plaintext' | 'mpc',
@@ -267,12 +282,7 @@ export async function createEvaluator(
   run: MpcRun = { nonce: new Uint8Array(randomBytes(32)) },
 ): Promise<Evaluator> {
   const attention = str(values['attention']) as 'rfa' | 'softmax';
-  const rfa = {
-    kernel: str(values['rfa-kernel']) as 'normalized' | 'exp',
-    features: num(values['rfa-features'])!,
-    seed: num(values['rfa-seed'])!,
-    ...(values['rfa-tau'] !== undefined ? { tau: num(values['rfa-tau'])! } : {}),
-  };
+  const rfa = rfaOf(values);
   const logitScale = num(values['logit-scale'])!;
   if (mode === 'mpc') {
     if (str(values['prompt-mode']) !== 'add') throw new UsageError("tune --mpc adds the prompt to the embedding output: use --prompt-mode add");
@@ -429,8 +439,47 @@ export function tuneOptionsOf(values: Values, prep: Prepared, evaluator: Evaluat
 }
 
 /** What `--out` writes: the result with the task, the example counts, the data hashes and the arguments. */
-export function resultRecord(result: TuneResult, values: Values, prep: Prepared, evaluator: Evaluator): string {
-  return `${toJson({ result, task: prep.task, counts: prep.counts, data: prep.dataHashes, evaluator: evaluator.describe?.() ?? null, args: recordedArgs(values) })}\n`;
+export function resultRecord(result: TuneResult, values: Values, prep: Prepared, evaluator: Evaluator, testPlaintext?: PlaintextTest): string {
+  return `${toJson({ result, task: prep.task, counts: prep.counts, data: prep.dataHashes, evaluator: evaluator.describe?.() ?? null, args: recordedArgs(values), ...(testPlaintext ? { testPlaintext } : {}) })}\n`;
+}
+
+/** --test-plaintext: the untuned (z = 0) and the selected prompt scored on the test batch in float64. */
+export interface PlaintextTest {
+  examples: number;
+  majority: number;
+  untuned: SplitScore;
+  tuned: SplitScore;
+}
+
+async function scoreTestPlaintext(values: Values, prep: Prepared, test: EncodedBatch, result: TuneResult): Promise<PlaintextTest> {
+  const o = result.options;
+  const L = prep.task.labels.length;
+  const D = test.promptLength * prep.model.config.hidden;
+  const prompts = projectionOf(o, D).project([new Float64Array(o.dim), result.best!.z]);
+  const ev = await PlainEvaluator.create({
+    model: prep.model,
+    modelDir: str(values['model'])!,
+    task: prep.task,
+    batches: { train: test, test },
+    attention: str(values['attention']) as 'rfa' | 'softmax',
+    rfa: rfaOf(values),
+    promptMode: str(values['prompt-mode']) as 'add' | 'replace',
+    logitScale: num(values['logit-scale'])!,
+    threads: num(values['threads']) ?? Math.max(1, availableParallelism()),
+  });
+  try {
+    const logits = await ev.evaluate(prompts, 'test');
+    const B = test.size;
+    const score = (c: number) => {
+      const s = scoreBatch(logits.subarray(c * B * L, (c + 1) * B * L), test.labels, L, o.loss, o.margin);
+      return { ...s, metric: o.metric === 'f1' ? (s.f1 ?? 0) : s.accuracy };
+    };
+    const counts = new Array<number>(L).fill(0);
+    for (const l of test.labels) counts[l]!++;
+    return { examples: B, majority: Math.max(...counts) / B, untuned: score(0), tuned: score(1) };
+  } finally {
+    await ev.close();
+  }
 }
 
 /**
@@ -483,6 +532,9 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
       (prep.counts.truncated > 0 ? ` (${prep.counts.truncated} cut to --seq-len ${num(values['seq-len'])})` : ''),
   );
   if (mode === 'plaintext') progress.log('plaintext mode: the forward runs locally in float64; nothing is private');
+  // --test-plaintext: the test batch stays out of the tuning's evaluator and is scored in plaintext at the end.
+  const plainTest = values['test-plaintext'] === true ? prep.batches.test : undefined;
+  if (plainTest !== undefined) delete prep.batches.test;
   const run = mode === 'mpc' ? mpcRun(values, prep) : undefined;
   const evaluator = await createEvaluator(mode, values, prep, (l) => progress.log(l), run);
   const metricName = prep.task.metric === 'f1' ? 'f1' : 'acc';
@@ -537,8 +589,18 @@ export async function runTuneCommand(argv: readonly string[], signal: AbortSigna
     }
     if (result.test) progress.log(`  test ${metricName} ${pct(result.test.metric)} on ${prep.counts.test} examples`);
   }
+  let testPlaintext: PlaintextTest | undefined;
+  if (plainTest !== undefined && result.complete && result.best !== null) {
+    testPlaintext = await scoreTestPlaintext(values, prep, plainTest, result);
+    const t = testPlaintext;
+    progress.log(
+      `  test ${metricName} ${pct(t.untuned.metric)} (untuned) -> ${pct(t.tuned.metric)} (tuned) on ${t.examples} examples, ` +
+        `majority class ${pct(t.majority)}: scored with the plaintext float64 forward after the ${mode === 'mpc' ? 'private ' : ''}tuning` +
+        (mode === 'mpc' ? ' (this step reads the model weights in the clear; the tuning itself ran under MPC)' : ''),
+    );
+  }
   if (out !== undefined) {
-    writeFileSync(out, resultRecord(result, values, prep, evaluator));
+    writeFileSync(out, resultRecord(result, values, prep, evaluator, testPlaintext));
   }
   return result.complete ? 0 : 130;
 }

@@ -17,6 +17,8 @@
  *   S = Σ_i mask_i a_i φ(k'_i) v_iᵀ and z = Σ_i mask_i a_i φ(k'_i).
  */
 import { SecpError } from '../../bindings/errors.js';
+import { loadBackend, type KernelBackend } from '../../bindings/index.js';
+import { linearF64Js } from '../../bindings/js.js';
 import {
   EMBEDDINGS,
   MLM_HEAD,
@@ -131,10 +133,11 @@ export function geluTanh(x: number): number {
 }
 
 /**
- * y = x Wᵀ + b for `rows` rows (W is [out, in] row-major as torch stores it, out = b.length), computed four
- * rows × two outputs at a time so that loaded weights are reused (~3× faster in V8). Every output is still the
- * sum Σ_i x_i w_i accumulated from 0 in index order plus the bias, so it equals the naive loop bit for bit (JS
- * arithmetic is IEEE double without contraction; tested for every row/column remainder).
+ * y = x Wᵀ + b for `rows` rows (W is [out, in] row-major as torch stores it, out = b.length). Every output is
+ * the sum Σ_i x_i w_i accumulated from 0 in index order plus the bias (linearF64Js, bindings/js.ts, is the
+ * loop). Float64 x with float32 W and b (the model's own tensors) runs on the kernel backend's linearF64
+ * (native: SIMD across output columns, rows split over threads), bit-identical to the loop (tested); any other
+ * element type runs the loop itself.
  */
 export function linear(x: Floats, rows: number, inDim: number, weight: Floats, bias: Floats): Float64Array {
   const outDim = bias.length;
@@ -142,73 +145,17 @@ export function linear(x: Floats, rows: number, inDim: number, weight: Floats, b
   if (weight.length !== outDim * inDim) {
     shape(`linear: weight has ${weight.length} values, expected ${outDim}×${inDim}`);
   }
-  const y = new Float64Array(rows * outDim);
-  let r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const x0 = r * inDim;
-    const x1 = x0 + inDim;
-    const x2 = x1 + inDim;
-    const x3 = x2 + inDim;
-    const y0 = r * outDim;
-    let o = 0;
-    for (; o + 2 <= outDim; o += 2) {
-      const w0 = o * inDim;
-      const w1 = w0 + inDim;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0; // prettier-ignore
-      for (let i = 0; i < inDim; i++) {
-        const u = weight[w0 + i]!;
-        const v = weight[w1 + i]!;
-        const a0 = x[x0 + i]!;
-        const a1 = x[x1 + i]!;
-        const a2 = x[x2 + i]!;
-        const a3 = x[x3 + i]!;
-        s0 += a0 * u;
-        s1 += a1 * u;
-        s2 += a2 * u;
-        s3 += a3 * u;
-        t0 += a0 * v;
-        t1 += a1 * v;
-        t2 += a2 * v;
-        t3 += a3 * v;
-      }
-      const bu = bias[o]!;
-      const bv = bias[o + 1]!;
-      y[y0 + o] = s0 + bu;
-      y[y0 + outDim + o] = s1 + bu;
-      y[y0 + 2 * outDim + o] = s2 + bu;
-      y[y0 + 3 * outDim + o] = s3 + bu;
-      y[y0 + o + 1] = t0 + bv;
-      y[y0 + outDim + o + 1] = t1 + bv;
-      y[y0 + 2 * outDim + o + 1] = t2 + bv;
-      y[y0 + 3 * outDim + o + 1] = t3 + bv;
-    }
-    for (; o < outDim; o++) {
-      const w0 = o * inDim;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0; // prettier-ignore
-      for (let i = 0; i < inDim; i++) {
-        const u = weight[w0 + i]!;
-        s0 += x[x0 + i]! * u;
-        s1 += x[x1 + i]! * u;
-        s2 += x[x2 + i]! * u;
-        s3 += x[x3 + i]! * u;
-      }
-      const bu = bias[o]!;
-      y[y0 + o] = s0 + bu;
-      y[y0 + outDim + o] = s1 + bu;
-      y[y0 + 2 * outDim + o] = s2 + bu;
-      y[y0 + 3 * outDim + o] = s3 + bu;
-    }
+  if (x instanceof Float64Array && weight instanceof Float32Array && bias instanceof Float32Array) {
+    return kernels().linearF64(x, weight, bias, rows, inDim);
   }
-  for (; r < rows; r++) {
-    const xo = r * inDim;
-    for (let o = 0; o < outDim; o++) {
-      const wo = o * inDim;
-      let s = 0;
-      for (let i = 0; i < inDim; i++) s += x[xo + i]! * weight[wo + i]!;
-      y[r * outDim + o] = s + bias[o]!;
-    }
-  }
-  return y;
+  return linearF64Js(x, weight, bias, rows, inDim);
+}
+
+let backend: KernelBackend | undefined;
+/** The kernel backend of linear: loadBackend's choice (native, else wasm; SECP_BACKEND=js forces the loop). */
+function kernels(): KernelBackend {
+  backend ??= loadBackend();
+  return backend;
 }
 
 /** Row-wise LayerNorm with the biased variance, as torch.nn.LayerNorm. */

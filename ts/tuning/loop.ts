@@ -382,6 +382,11 @@ function toBest(b: Progress['best']): BestPrompt | null {
   return b === null ? null : { ...b, z: Float64Array.from(b.z) };
 }
 
+/** The run's projection z → p (D = promptLength × hidden): what turns a result's best z into its prompt. */
+export function projectionOf(o: ResolvedTuneOptions, D: number): RandomProjection {
+  return new RandomProjection({ d: o.dim, D, kind: o.projection, seed: o.seed, ...(o.projectionStd !== null ? { std: o.projectionStd } : {}) });
+}
+
 /** Async iterator over the run's events: 'start', one 'generation' per CMA-ES generation, then 'done'. */
 export async function* tune(options: TuneOptions): AsyncGenerator<TuneEvent, TuneResult, undefined> {
   const o = resolveTuneOptions(options);
@@ -396,13 +401,7 @@ export async function* tune(options: TuneOptions): AsyncGenerator<TuneEvent, Tun
   const trainLabels = labelsOf('train');
   const devLabels = hasDev ? labelsOf('dev') : null;
   const totalGenerations = Math.min(o.maxGenerations ?? Infinity, Math.floor(o.budget / o.popsize));
-  const projection = new RandomProjection({
-    d: o.dim,
-    D,
-    kind: o.projection,
-    seed: o.seed,
-    ...(o.projectionStd !== null ? { std: o.projectionStd } : {}),
-  });
+  const projection = projectionOf(o, D);
   const p0 = options.p0;
   const project = (zs: readonly ArrayLike<number>[]) => projection.project(zs, p0);
 

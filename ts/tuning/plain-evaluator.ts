@@ -115,7 +115,11 @@ export function evaluatePairs(
   for (let k = from; k < to; k++) {
     const c = Math.floor(k / B);
     const b = k % B;
-    const row = (a: Int32Array | Uint8Array) => a.subarray(b * n, (b + 1) * n);
+    // Batches are right-padded: the forward runs on the real tokens only. Every unmasked row's output is the
+    // same bits either way (rows are independent in linear/LayerNorm, masked keys add exactly 0 in attention).
+    let len = n;
+    while (len > 1 && batch.attentionMask[b * n + len - 1] === 0) len--;
+    const row = (a: Int32Array | Uint8Array) => a.subarray(b * n, b * n + len);
     const mask = row(batch.attentionMask);
     const hidden = fwd.forward({
       ids: row(batch.ids),

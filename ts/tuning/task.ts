@@ -221,6 +221,24 @@ export function placeholderIds(tokenizer: ModelTokenizer, vocabSize: number, cou
   return ids;
 }
 
+/**
+ * Prompt slots initialised from real tokens: the first `count` word pieces of `text` as the slot ids, so that
+ * the untuned prompt (z = 0, prompt mode 'add') is the embedding of real text instead of placeholder tokens
+ * (prompt tuning's "vocabulary" initialisation). The data owner tokenises it like any input, so it needs no
+ * weights and runs unchanged under MPC. A text with fewer pieces than `count` is refused (the message says how
+ * many it has).
+ */
+export function promptInitIds(tokenizer: ModelTokenizer, text: string, count: number): number[] {
+  if (!Number.isSafeInteger(count) || count < 1) invalid(`prompt length must be an integer >= 1, got ${count}`);
+  const special = new Set([tokenizer.padId, tokenizer.clsId, tokenizer.sepId, tokenizer.maskId]);
+  const ids = pieceIds(tokenizer, text);
+  if (ids.some((id) => special.has(id))) invalid(`prompt init text ${JSON.stringify(text)} contains a special token`);
+  if (ids.length < count) {
+    invalid(`prompt init text ${JSON.stringify(text)} has ${ids.length} word pieces; the prompt has ${count} slots`);
+  }
+  return ids.slice(0, count);
+}
+
 /** The ids of `text` without the special tokens the tokenizer adds around it. */
 function pieceIds(tokenizer: ModelTokenizer, text: string): number[] {
   if (text.trim() === '') return [];

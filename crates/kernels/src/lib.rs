@@ -9,6 +9,7 @@ mod bits;
 mod error;
 mod fixed;
 mod fused;
+mod linear;
 mod matmul;
 mod matmul_packed;
 mod ops;
@@ -19,6 +20,7 @@ pub use bits::{and, beaver_and, from_bit_planes, shr_xor, to_bit_planes, trunc_f
 pub use error::KernelError;
 pub use fixed::{decode, encode, FRAC_BITS_MAX};
 pub use fused::{add_scalar, beaver_mul, trunc_deal};
+pub use linear::linear_f64;
 pub use matmul::{matmul, matmul_bt, BLOCK};
 pub use ops::{add, mul, neg, scalar_mul, sub, sum_axis};
 pub use prg::{chacha_block, prg_fill, DOUBLE_ROUNDS, KEY_BYTES, NONCE_BYTES};

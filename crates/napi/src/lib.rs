@@ -10,7 +10,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use napi::bindgen_prelude::{
-    panic_to_error, AsyncTask, BigInt, BigUint64Array, BigUint64ArraySlice, Float64ArraySlice,
+    panic_to_error, AsyncTask, BigInt, BigUint64Array, BigUint64ArraySlice, Float32ArraySlice,
+    Float64ArraySlice,
     Uint8ArraySlice,
 };
 use napi::{Env, Error, Task};
@@ -484,6 +485,37 @@ pub fn sum_axis(
 ) -> napi::Result<(), &'static str> {
     let (rows, cols, axis) = (dim("rows", rows)?, dim("cols", cols)?, small("axis", axis)?);
     secp_kernels::sum_axis(&a, rows, cols, axis, out_mut!(out, a)).map_err(to_js)
+}
+
+/// Rows of `x`/`out` per thread chunk of `linear_f64` are a multiple of this (its register tile).
+const LINEAR_ROW_ALIGN: usize = 4;
+
+/// out (rows × b.len()) = x (rows × inDim) · wᵀ + b in float64 (w, b float32), rows split across the pool when
+/// large; every output is the kernel's sequential sum whatever the split.
+#[napi(js_name = "linearF64", catch_unwind)]
+pub fn linear_f64(
+    x: Float64ArraySlice,
+    w: Float32ArraySlice,
+    b: Float32ArraySlice,
+    rows: i64,
+    in_dim: i64,
+    mut out: Float64ArraySlice,
+) -> napi::Result<(), &'static str> {
+    let (rows, in_dim) = (dim("rows", rows)?, dim("inDim", in_dim)?);
+    let out_dim = b.len();
+    let out = out_mut!(out, x, w, b);
+    let (x, w, b): (&[f64], &[f32], &[f32]) = (&x, &w, &b);
+    let threads = rayon::current_num_threads();
+    let macs = rows as u128 * in_dim as u128 * out_dim as u128;
+    let consistent = rows.checked_mul(in_dim) == Some(x.len()) && rows.checked_mul(out_dim) == Some(out.len());
+    if threads < 2 || macs < PAR_MIN_MACS || rows < 2 * LINEAR_ROW_ALIGN || in_dim == 0 || out_dim == 0 || !consistent {
+        return secp_kernels::linear_f64(x, w, b, rows, in_dim, out).map_err(to_js);
+    }
+    let chunk = rows.div_ceil(threads).next_multiple_of(LINEAR_ROW_ALIGN);
+    out.par_chunks_mut(chunk * out_dim)
+        .zip(x.par_chunks(chunk * in_dim))
+        .try_for_each(|(o, xs)| secp_kernels::linear_f64(xs, w, b, o.len() / out_dim, in_dim, o))
+        .map_err(to_js)
 }
 
 #[napi(catch_unwind)]

@@ -331,3 +331,20 @@ pub unsafe extern "C" fn angle_scale(
 ) -> i32 {
     status(k::angle_scale(view(w, w_len), frac_bits, view_mut(out, out_len)))
 }
+
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn linear_f64(
+    x: *const f64,
+    x_len: usize,
+    w: *const f32,
+    w_len: usize,
+    b: *const f32,
+    b_len: usize,
+    rows: usize,
+    in_dim: usize,
+    out: *mut f64,
+    out_len: usize,
+) -> i32 {
+    status(k::linear_f64(view(x, x_len), view(w, w_len), view(b, b_len), rows, in_dim, view_mut(out, out_len)))
+}
