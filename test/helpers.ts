@@ -26,3 +26,16 @@ export function randomReals(label: string, n: number, r: number): Float64Array {
   const u = randomRing(label, n);
   return Float64Array.from(u, (x) => (Number(x >> 11n) / 2 ** 53 * 2 - 1) * r);
 }
+
+/** The naive y = x Wᵀ + b: every output summed from 0 in index order, then the bias (what linearF64 and plain.ts's linear promise). */
+export function naiveLinear(x: Float64Array, rows: number, inDim: number, w: Float32Array, b: Float32Array): Float64Array {
+  const y = new Float64Array(rows * b.length);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < b.length; o++) {
+      let s = 0;
+      for (let i = 0; i < inDim; i++) s += x[r * inDim + i]! * w[o * inDim + i]!;
+      y[r * b.length + o] = s + b[o]!;
+    }
+  }
+  return y;
+}

@@ -10,6 +10,7 @@ import { loadDataset, sampleFewShot } from '../ts/tuning/data.js';
 import { PlainEvaluator } from '../ts/tuning/plain-evaluator.js';
 import { linear } from '../ts/model/plain.js';
 import { encodeExamples, labelWordIds, resolveTask, type ResolvedTask } from '../ts/tuning/task.js';
+import { naiveLinear } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'secp-plain-eval-'));
 test.after.always(() => rmSync(root, { recursive: true, force: true }));
@@ -35,18 +36,6 @@ function batches(model: LoadedModel, task: ResolvedTask, P = 3, seqLen = 24) {
 const prompts = (count: number, D: number, scale = 0.5) =>
   Array.from({ length: count }, (_, c) => Float64Array.from({ length: D }, (_, i) => scale * Math.sin(1 + c * 7 + i)));
 
-/** The naive y = x Wᵀ + b: every output summed from 0 in index order, then the bias. */
-function naiveLinear(x: Float64Array, rows: number, inDim: number, w: Float32Array, b: Float32Array): Float64Array {
-  const y = new Float64Array(rows * b.length);
-  for (let r = 0; r < rows; r++) {
-    for (let o = 0; o < b.length; o++) {
-      let s = 0;
-      for (let i = 0; i < inDim; i++) s += x[r * inDim + i]! * w[o * inDim + i]!;
-      y[r * b.length + o] = s + b[o]!;
-    }
-  }
-  return y;
-}
 
 test('plain.ts linear (blocked) is bit-identical to the naive loop for every row/column remainder', (t) => {
   for (const [rows, inDim, outDim] of [[1, 3, 1], [4, 8, 2], [7, 5, 3], [9, 16, 5], [12, 32, 64]] as const) {
