@@ -7,8 +7,11 @@
  *   npm run tune-curve -- --name NAME [--model DIR] [--kind pooled|mlm] [--attention softmax|rfa] [--rfa-features D]
  *     [--shots N] [--dev-shots N] [--test N] [--seq-len N] [--prompt-length P] [--init TEXT]
  *     [--dim d] [--popsize N] [--budget CALLS] [--sigma0 S] [--projection uniform|normal]
- *     [--projection-std X|embedding] [--eval-every G] [--patience G] [--seed S] [--threads T]
+ *     [--projection-std X|embedding] [--eval-every G] [--patience G] [--seed S] [--threads T] [--mpc]
  *
+ * --mpc tunes with the private forward (ts/tuning/mpc-evaluator.ts, all roles in this process) on the train and
+ * dev splits; the untuned and tuned prompts' test scores still come from the plaintext forward (the data owner
+ * scoring its selected prompt in the clear, as `tune --test-plaintext` does).
  * The test subsample is seeded by 0 whatever --seed is (the same 1,000 examples as `npm run accuracy`), the
  * few-shot splits by --seed. --init TEXT puts the word pieces of TEXT in the prompt slots (promptInitIds).
  * Writes bench/results/tuning/NAME.json (settings, the curve, test scores, wall times).
@@ -20,6 +23,7 @@ import { loadModel } from '../ts/model/config.js';
 import { loadDataset, sampleFewShot, subsample } from '../ts/tuning/data.js';
 import { projectionOf, runTune, type TuneOptions } from '../ts/tuning/loop.js';
 import { accuracy } from '../ts/tuning/losses.js';
+import { MpcEvaluator } from '../ts/tuning/mpc-evaluator.js';
 import { PlainEvaluator } from '../ts/tuning/plain-evaluator.js';
 import { encodeExamples, promptInitIds, resolveTask } from '../ts/tuning/task.js';
 
@@ -47,6 +51,7 @@ const { values: a } = parseArgs({
     patience: { type: 'string', default: '0' },
     seed: { type: 'string', default: '0' },
     threads: { type: 'string', default: '2' },
+    mpc: { type: 'boolean', default: false },
   },
 });
 if (a.name === undefined) throw new Error('--name is required (the result file name)');
@@ -90,7 +95,7 @@ const settings = {
   shots: Number(a.shots), devShots: Number(a['dev-shots']), test: test.length, seqLen: enc.seqLen, promptLength: P,
   init: a.init ?? null, dim: Number(a.dim), popsize: Number(a.popsize), budget: Number(a.budget), sigma0: Number(a.sigma0),
   projection: a.projection, projectionStd: a['projection-std'] ?? null, evalEvery: Number(a['eval-every']),
-  patience: Number(a.patience), seed,
+  patience: Number(a.patience), seed, mpc: a.mpc === true,
 }; // prettier-ignore
 console.log(`settings ${JSON.stringify(settings)}`);
 console.log(
@@ -106,8 +111,11 @@ console.log(`untuned prompt: test ${pct(untunedTest)} (majority ${pct(majorityOf
 
 const curve: { calls: number; dev: number }[] = [];
 const tTune0 = performance.now();
+const tuneEv = a.mpc
+  ? await MpcEvaluator.create({ model, task, batches: { train: batches.train, dev: batches.dev }, attention, ...(attention === 'rfa' ? { rfa: { features: Number(a['rfa-features']) } } : {}) })
+  : ev;
 const opts: TuneOptions = {
-  evaluator: ev,
+  evaluator: tuneEv,
   // No test labels: the loop never sees the test split; it is scored below with the selected z.
   labels: { train: batches.train.labels, dev: batches.dev.labels },
   seed,
@@ -141,6 +149,7 @@ const projection = projectionOf(result.options, P * model.config.hidden);
 const tunedLogits = await ev.evaluate(projection.project([best.z]), 'test');
 const tunedTest = accuracy(tunedLogits, batches.test.labels, 2);
 await ev.close();
+if (tuneEv !== ev) await tuneEv.close();
 console.log(
   `tuned (${result.reason}: ${result.detail}; best from generation ${best.generation}, ${best.source}, dev ${best.dev ? pct(best.dev.accuracy) : '-'}): ` +
     `test ${pct(untunedTest)} -> ${pct(tunedTest)} (majority ${pct(majorityOf(batches.test.labels))}); ` +
