@@ -144,12 +144,13 @@ const result = await runTune(opts, (e) => {
   }
 });
 const tuneSeconds = (performance.now() - tTune0) / 1000;
+// The private sessions are done: close them before the plaintext test pass (an idle session times out after 60 s).
+if (tuneEv !== ev) await tuneEv.close();
 const best = result.best!;
 const projection = projectionOf(result.options, P * model.config.hidden);
 const tunedLogits = await ev.evaluate(projection.project([best.z]), 'test');
 const tunedTest = accuracy(tunedLogits, batches.test.labels, 2);
 await ev.close();
-if (tuneEv !== ev) await tuneEv.close();
 console.log(
   `tuned (${result.reason}: ${result.detail}; best from generation ${best.generation}, ${best.source}, dev ${best.dev ? pct(best.dev.accuracy) : '-'}): ` +
     `test ${pct(untunedTest)} -> ${pct(tunedTest)} (majority ${pct(majorityOf(batches.test.labels))}); ` +
