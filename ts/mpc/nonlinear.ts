@@ -228,17 +228,18 @@ export const GELU_TERMS = 5;
 export const GELU_SERIES: readonly number[] = fitGeluSeries();
 
 function fitGeluSeries(): number[] {
-  const xs = Array.from({ length: 2001 }, (_, i) => ((GELU_L + 2 ** -6) * i) / 2000);
-  const a = new Matrix(xs.map((x) => Array.from({ length: GELU_TERMS + 1 }, (_, j) => Math.cos((2 * Math.PI * j * x) / GELU_PERIOD))));
+  return fitEvenPart(GELU_L + 2 ** -6, (x) => Array.from({ length: GELU_TERMS + 1 }, (_, j) => Math.cos((2 * Math.PI * j * x) / GELU_PERIOD)));
+}
+
+/** Least-squares coefficients of GELU's even part 0.5·x·erf(x/√2) in `basis` on 2001 points of [0, end]. */
+function fitEvenPart(end: number, basis: (x: number) => number[]): number[] {
+  const xs = Array.from({ length: 2001 }, (_, i) => (end * i) / 2000);
   const h = Matrix.columnVector(xs.map((x) => 0.5 * x * erf(x / Math.SQRT2)));
-  return solve(a, h).to1DArray();
+  return solve(new Matrix(xs.map(basis)), h).to1DArray();
 }
 
 function fitGelu(): number[] {
-  const xs = Array.from({ length: 2001 }, (_, i) => (GELU_L * i) / 2000);
-  const a = new Matrix(xs.map((x) => Array.from({ length: GELU_DEGREE + 1 }, (_, k) => (x / GELU_L) ** (2 * k))));
-  const h = Matrix.columnVector(xs.map((x) => 0.5 * x * erf(x / Math.SQRT2)));
-  return solve(a, h).to1DArray();
+  return fitEvenPart(GELU_L, (x) => Array.from({ length: GELU_DEGREE + 1 }, (_, k) => (x / GELU_L) ** (2 * k)));
 }
 
 /**
