@@ -135,12 +135,21 @@ export class Traffic {
     this.openBits(op, n, from);
   }
 
-  /** mulRowsRaw (beaver.ts) of [rows, cols] pairs: v2 opens every element once and every row once. */
-  mulRows(op: string, pairs: readonly (readonly [number, number])[]): void {
+  /**
+   * mulRowsRaw (beaver.ts) of [rows, cols] pairs: v2 opens every element once and every row once; a pair whose X
+   * is already opened (`masked`, a MaskedOpen) opens its rows only.
+   */
+  mulRows(op: string, pairs: readonly (readonly [number, number, 'masked'?])[]): void {
     const elems = pairs.reduce((s, [r, c]) => s + r * c, 0);
     if (this.protocols === 'v1') return this.mulRaw(op, elems);
     this.deal(`${op}.c`, elems);
-    this.open(op, elems + pairs.reduce((s, [r]) => s + r, 0));
+    this.open(op, pairs.reduce((s, [r, c, m]) => s + r + (m === undefined ? r * c : 0), 0));
+  }
+
+  /** openMasked then rowSquaresRaw (beaver.ts, v2): x opened once, ΣA² dealt per row. */
+  openRowSquares(op: string, rows: number, cols: number): void {
+    this.open(op, rows * cols);
+    this.deal(`${op}.c`, rows);
   }
 
   /** mulMaskedBit (compare.ts): one opening of y − α, ρα dealt. */
@@ -237,7 +246,8 @@ export class Traffic {
   }
 
   /** GELU: [x < -4] and [x > 4] in one comparison of 2n, v = (x/4)², v², v³, the high half's product, the selection. */
-  gelu(op: string, n: number): void {
+  /** `scale`: the input's fractional bits in units of f (v2: 1 or 2). */
+  gelu(op: string, n: number, scale: 1 | 2 = 1): void {
     if (this.protocols === 'v2') {
       // Coarse tests at 22 bits; the cosine series (geluEven): the dealer's 10 terms mod 2^38 as bit planes, d opened
       // whole, one truncation from 2^38; the masked-bit selection.
@@ -245,7 +255,8 @@ export class Traffic {
       this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.geluV2(f));
       this.dealBits(`${op}.even.trig`, 2 * GELU_TERMS * n, GELU_SERIES_RING(f));
       this.open(`${op}.even`, n);
-      this.truncate(`${op}.even.trunc`, n, f, GELU_SERIES_RING(f));
+      // The sum has 2f + lift bits (lift 1 at scale 2) and is truncated to the input's scale.
+      this.truncate(`${op}.even.trunc`, n, scale === 1 ? f : 1, GELU_SERIES_RING(f));
       this.mulMaskedBit(`${op}.sel`, 2 * n);
       return;
     }
@@ -261,16 +272,28 @@ export class Traffic {
   }
 
   layerNorm(op: string, rows: number, cols: number, range: Range): void {
-    this.truncate(`${op}.mean`, rows);
-    this.square(`${op}.sq`, rows * cols);
-    this.truncate(`${op}.sq.trunc`, rows * cols);
-    this.truncate(`${op}.var`, rows);
+    const f = this.fracBits;
+    if (this.protocols === 'v1') {
+      this.truncate(`${op}.mean`, rows);
+      this.square(`${op}.sq`, rows * cols);
+      this.truncate(`${op}.sq.trunc`, rows * cols);
+      this.truncate(`${op}.var`, rows);
+      this.rsqrt(`${op}.rsqrt`, rows, range);
+      this.mul(`${op}.norm`, rows * cols);
+      this.mulFixedRow(`${op}.gamma`, rows * cols);
+      this.truncate(`${op}.gamma.trunc`, rows * cols);
+      return;
+    }
+    // v2: 1/cols with 22 bits; the centred x opened once for the row sums of squares and the normalising
+    // product; the normalised product untruncated, one truncation by 2f after gamma.
+    this.truncate(`${op}.mean`, rows, 22);
+    this.openRowSquares(`${op}.sq`, rows, cols);
+    this.truncate(`${op}.sq.trunc`, rows);
+    this.truncate(`${op}.var`, rows, 22);
     this.rsqrt(`${op}.rsqrt`, rows, range);
-    // v2 leaves the normalised product untruncated and truncates by 2f after gamma.
-    if (this.protocols === 'v1') this.mul(`${op}.norm`, rows * cols);
-    else this.mulRows(`${op}.norm`, [[rows, cols]]);
+    this.mulRows(`${op}.norm`, [[rows, cols, 'masked']]);
     this.mulFixedRow(`${op}.gamma`, rows * cols);
-    this.truncate(`${op}.gamma.trunc`, rows * cols, this.protocols === 'v1' ? this.fracBits : 2 * this.fracBits);
+    this.truncate(`${op}.gamma.trunc`, rows * cols, 2 * f);
   }
 
   rowMax(op: string, rows: number, cols: number, bits = 64): void {
@@ -329,10 +352,12 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
     if (s.rfa !== undefined) {
       const a = `${op}.rfa`;
       const D = s.rfa.features;
-      t.square(`${a}.norm.sq`, T * 2 * H);
+      // v2 opens q and k once (masked) for |q|², |k|² and the products with rsqrt.
+      if (s.protocols === 'v1') t.square(`${a}.norm.sq`, T * 2 * H);
+      else t.openRowSquares(`${a}.norm.sq`, T * 2 * heads, dh);
       t.truncate(`${a}.norm.trunc`, T * 2 * heads);
       t.rsqrt(`${a}.norm.rsqrt`, T * 2 * heads, s.ranges.qkNorm);
-      t.mulRows(`${a}.scale`, [[T * 2 * heads, dh], [T, heads * (dh + 1)]]);
+      t.mulRows(`${a}.scale`, [s.protocols === 'v1' ? [T * 2 * heads, dh] : [T * 2 * heads, dh, 'masked'], [T, heads * (dh + 1)]]);
       t.cosSin(`${a}.cos`, 2 * heads * T * D);
       t.truncate(`${a}.cos.trunc`, 4 * heads * T * D, fracBits, s.protocols === 'v1' ? 64 : 2 * fracBits + 4);
       t.matmulMany(`${a}.kv`, Array.from({ length: S }, () => [2 * D, n, dh + 1] as const));
@@ -354,11 +379,12 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
     // The context has f fractional bits after RFA, 2f after softmax attention.
     t.truncate(`${op}.o.trunc`, T * H, s.rfa !== undefined ? fracBits : 2 * fracBits);
     t.layerNorm(`${op}.ln1`, T, H, ln);
+    // v2: the pre-activation stays at 2f bits (GELU at scale 2), the second product is truncated by 2f.
     t.matmulFixed(`${op}.ffn1`, T, H, I);
-    t.truncate(`${op}.ffn1.trunc`, T * I);
-    t.gelu(`${op}.gelu`, T * I);
+    if (s.protocols === 'v1') t.truncate(`${op}.ffn1.trunc`, T * I);
+    t.gelu(`${op}.gelu`, T * I, s.protocols === 'v1' ? 1 : 2);
     t.matmulFixed(`${op}.ffn2`, T, I, H);
-    t.truncate(`${op}.ffn2.trunc`, T * H);
+    t.truncate(`${op}.ffn2.trunc`, T * H, s.protocols === 'v1' ? fracBits : 2 * fracBits);
     t.layerNorm(`${op}.ln2`, T, H, ln);
   }
   t.matmulMany('head.select', Array.from({ length: seqs }, () => [1, n, H] as const));

@@ -2,10 +2,10 @@
  * The v2 building blocks (ts/mpc/party.ts ProtocolVersion) against exact integer references over their whole
  * advertised ranges, their openings' uniformity, and their metered bytes against the cost formulas:
  * truncation of inputs held mod 2^m (packed top bit), narrow Beaver products, coarse comparisons, products
- * with a comparison's masked bit, GELU's cosine series.
+ * with a comparison's masked bit, GELU's cosine series, masked openings reused by several products.
  */
 import test from 'ava';
-import { mulRaw, mulRowsRaw, squareRaw } from '../ts/mpc/beaver.js';
+import { mulRaw, mulRowsRaw, openMasked, rowSquaresRaw, squareRaw } from '../ts/mpc/beaver.js';
 import { ltz, ltzMasked, mulMaskedBit } from '../ts/mpc/compare.js';
 import { GELU_SERIES_RING, GELU_TERMS, gelu } from '../ts/mpc/nonlinear.js';
 import { Shared } from '../ts/mpc/shared.js';
@@ -197,6 +197,38 @@ test('row-broadcast products: X ⊙ v per row exact for several pairs in one rou
         t.true(chiSquareTopBits(all) < CHI2_MAX, `${role}: chi² ${chiSquareTopBits(all).toFixed(1)}`);
       }
     }
+  }
+});
+
+test('masked opening: x opened once serves Σx² per row and x ⊙ v per row, both exact; x is not opened again; uniform', async (t) => {
+  const [rows, cols] = [64, 24];
+  const xs = signedValues('mo-x', 24, rows * cols);
+  const vs = signedValues('mo-v', 24, rows);
+  const r = await runMpc({
+    inputs: [],
+    outputSizes: [rows, rows * cols],
+    outputBits: [0, 0],
+    run: async (p) => {
+      const opened = await openMasked(p, splitRaw(p, words(xs)), 'mo');
+      const sq = await rowSquaresRaw(p, opened, rows, 'mo');
+      const [prod] = await mulRowsRaw(p, [[opened, splitRaw(p, words(vs))]], 'mo.rows');
+      return { reveal: [sq, prod!] };
+    },
+  });
+  for (let i = 0; i < rows; i++) {
+    const want = xs.slice(i * cols, (i + 1) * cols).reduce((a, v) => a + v * v, 0n);
+    if (BigInt(r.outputs[0]![i]!) !== want) t.fail(`row ${i}: ${r.outputs[0]![i]} vs ${want}`);
+  }
+  t.is(r.outputs[1]!.filter((v, j) => v !== Number(xs[j]! * vs[Math.floor(j / cols)]!)).length, 0, 'x ⊙ v exact');
+  const s0 = r.links.get('s0')!.meter.snapshot();
+  const dealer = r.links.get('dealer')!.meter.snapshot();
+  t.is(s0.ops['mo']!.bytesSent, 8 * rows * cols, 'x opened once');
+  t.is(dealer.ops['mo.c']!.bytesSent, 8 * rows, 'ΣA² dealt per row');
+  t.is(s0.ops['mo.rows']!.bytesSent, 8 * rows, 'the product opens only v − b');
+  t.is(s0.ops['mo']!.rounds + s0.ops['mo.rows']!.rounds, 2);
+  for (const role of ['s0', 's1'] as const) {
+    const all = BigUint64Array.from(r.opened[role].get('mo')!.flatMap((w) => [...w]));
+    t.true(chiSquareTopBits(all) < CHI2_MAX, `${role}: chi² ${chiSquareTopBits(all).toFixed(1)}`);
   }
 });
 

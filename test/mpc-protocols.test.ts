@@ -7,6 +7,7 @@ import { fixWeight, matmulFixedRaw, matmulManyRaw, mul, mulFixedRowRaw, squareRa
 import { ltz, ltzCosts, relu, select } from '../ts/mpc/compare.js';
 import { anglesFromFeatures, cosSin, cosSinCrypten } from '../ts/mpc/cosine.js';
 import { exp, gelu, geluApprox, geluExact, layerNorm, reciprocal, rowMax, rsqrt, softmax } from '../ts/mpc/nonlinear.js';
+import { mulInt } from '../ts/mpc/shared.js';
 import { truncate } from '../ts/mpc/truncation.js';
 import { backend, randomReals, randomRing } from './helpers.js';
 import { chiSquareTopBits, runMpc, splitRaw } from './mpc-harness.js';
@@ -319,19 +320,21 @@ test('exp on x ≤ 0 (softmax baseline): absolute error ≤ 2e-3 (the limit form
   t.pass();
 });
 
-for (const version of ['v1', 'v2'] as const) {
+for (const [version, scale] of [['v1', 1], ['v2', 1], ['v2', 2]] as const) {
   // v2's segment tests are coarse: within 2^-6 inside ±4 either side may be taken (both are within 1.4e-4 of
   // erf-GELU there), so its own float64 reference is compared outside those bands only. Its bound is 2^15 − 5.
   const bound = version === 'v1' ? 2 ** 15 - 4 : 2 ** 15 - 5;
-  test(`GELU (${version}): within ${version === 'v2' ? '1e-3' : '3e-3'} of erf-GELU and ${version === 'v2' ? '2e-4' : '1e-3'} of its own float64 reference, up to its bound |x| < ${bound}`, async (t) => {
-    const x = Float64Array.from([...randomReals(`gelu${version}`, 1500, 8), ...randomReals(`gelu-band${version}`, 200, 0.05).map((v) => 4 + v),
+  test(`GELU (${version}${scale === 2 ? ', input and output with 2f bits' : ''}): within ${version === 'v2' ? '1e-3' : '3e-3'} of erf-GELU and ${version === 'v2' ? '2e-4' : '1e-3'} of its own float64 reference, up to its bound |x| < ${bound}`, async (t) => {
+    const x = Float64Array.from([...randomReals(scale === 1 ? `gelu${version}` : `gelu${version}2f`, 1500, 8), ...randomReals(`gelu-band${version}`, 200, 0.05).map((v) => 4 + v),
       ...randomReals(`gelu-band-${version}`, 200, 0.05).map((v) => v - 4), -4, 4, -4.0001, 4.0001, 0, 100, -100, 3e4, -3e4, bound - ULP, -bound + ULP]);
     const r = await runMpc({
       inputs: [{ values: x, shape: [x.length] }],
       outputSizes: [x.length],
       run: async (p, [X]) => {
         p.protocols = version;
-        return { reveal: [await gelu(p, X!)] };
+        if (scale === 1) return { reveal: [await gelu(p, X!)] };
+        // x lifted to 2f bits (as the FFN's untruncated pre-activation), the 2f-bit result truncated back to f.
+        return { reveal: [await truncate(p, await gelu(p, mulInt(p, X!, 1n << BigInt(F)), 'gelu', 2), F)] };
       },
     });
     const xe = encoded(x);

@@ -20,7 +20,7 @@
  * then truncates once, by 2f (a round saved per layer; it needs |ctx·Wo| < 2^(62-3f), 2^14 at f = 16). The RFA
  * context is truncated to f bits first: with a clamped normaliser it is num/epsDen, which has no such bound.
  */
-import { matmulManyRaw, mulRaw, mulRowsRaw, squareRaw } from '../mpc/beaver.js';
+import { MaskedOpen, matmulManyRaw, mulRaw, mulRowsRaw, openMasked, rowSquaresRaw, squareRaw } from '../mpc/beaver.js';
 import { cosSin } from '../mpc/cosine.js';
 import { broadcastCols, exp, reciprocal, rowMax, rsqrt, softmax } from '../mpc/nonlinear.js';
 import type { Party } from '../mpc/party.js';
@@ -243,11 +243,19 @@ async function normalizedInputs(p: Party, qk: Shared, v1: Shared, mask: Shared, 
   const H = heads * dh;
   const N = seqs * n;
   // |q|², |k|² per (token, head): [N, 2H] is [N·2·heads, dh] row-major, so a row sum gives them all.
-  const sq = await squareRaw(p, qk, `${op}.norm.sq`);
-  const sums = local(p, [N * 2 * heads], () => be.sumAxis(sq.s, N * 2 * heads, dh, 1));
+  // v2 opens q and k once (masked): |q|², |k|² and the products q·rsqrt, k·rsqrt all reuse that mask.
+  let qkm: Shared | MaskedOpen = qk;
+  let sums: Shared;
+  if (p.protocols === 'v1') {
+    const sq = await squareRaw(p, qk, `${op}.norm.sq`);
+    sums = local(p, [N * 2 * heads], () => be.sumAxis(sq.s, N * 2 * heads, dh, 1));
+  } else {
+    qkm = await openMasked(p, qk, `${op}.norm.sq`);
+    sums = await rowSquaresRaw(p, qkm, N * 2 * heads, `${op}.norm.sq`);
+  }
   const norm2 = await truncate(p, addPublic(p, sums, be.encode(Float64Array.of(o.epsNorm), 2 * f)), f, `${op}.norm.trunc`);
   const inv = await rsqrt(p, norm2, o.normRange, `${op}.norm.rsqrt`);
-  const prod = cat(p, await mulRowsRaw(p, [[qk, inv], [v1, mask]], `${op}.scale`));
+  const prod = cat(p, await mulRowsRaw(p, [[qkm, inv], [v1, mask]], `${op}.scale`));
   const [qkIn, vm] = split(p, prod, [[N, 2 * H], [N * heads, dh + 1]]) as [Shared, Shared];
   return { qkIn, vm };
 }

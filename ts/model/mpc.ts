@@ -48,7 +48,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { SecpError } from '../../bindings/errors.js';
 import { fixWeight, matmulFixedRaw, matmulManyRaw, mulRaw, squareRaw, type FixedWeight } from '../mpc/beaver.js';
 import { InputParty, input, reveal } from '../mpc/io.js';
-import { broadcastCols, gelu, layerNorm, rsqrt, type LayerNormWeights } from '../mpc/nonlinear.js';
+import { broadcastCols, gelu, layerNorm, layerNormTop, rsqrt, type LayerNormWeights } from '../mpc/nonlinear.js';
 import { Party, type ProtocolVersion, type Role } from '../mpc/party.js';
 import { Shared, add, addRow, cat, mulInt } from '../mpc/shared.js';
 import { truncate } from '../mpc/truncation.js';
@@ -152,9 +152,9 @@ function positiveInt(name: string, v: unknown, min = 1): number {
   return v;
 }
 
-function checkRange(name: string, r: Range, f: number): Range {
-  if (!Number.isInteger(r?.lo) || !Number.isInteger(r?.hi) || r.lo >= r.hi || r.lo < -f || r.hi > 62 - 2 * f) {
-    invalid(`ranges.${name} must be integers -${f} <= lo < hi <= ${62 - 2 * f}, got [${r?.lo}, ${r?.hi})`);
+function checkRange(name: string, r: Range, f: number, top = 62 - 2 * f): Range {
+  if (!Number.isInteger(r?.lo) || !Number.isInteger(r?.hi) || r.lo >= r.hi || r.lo < -f || r.hi > top) {
+    invalid(`ranges.${name} must be integers -${f} <= lo < hi <= ${top}, got [${r?.lo}, ${r?.hi})`);
   }
   return { lo: r.lo, hi: r.hi };
 }
@@ -211,6 +211,8 @@ export function resolveSpec(spec: MpcSpec, fracBits: number): ResolvedSpec {
   const r = spec.ranges ?? {};
   const protocols = spec.protocols ?? 'v2';
   if (protocols !== 'v1' && protocols !== 'v2') invalid(`protocols must be 'v1' or 'v2', got ${JSON.stringify(protocols)}`);
+  // v2's LayerNorm sums squares with 2f bits: its variance range tops out at 2^lnTop (20 for BERT-base at f = 16).
+  const lnTop = layerNormTop(fracBits, config.hidden);
   const rfa = attention === 'rfa' ? resolveRfa(config, spec.rfa) : undefined;
   if (rfa !== undefined && rfa.features * rfa.epsDen < 2 ** -fracBits) {
     invalid(`rfa.features × rfa.epsDen = ${rfa.features * rfa.epsDen} is below 2^-${fracBits}: the normaliser clamp would be 0 in fixed point`);
@@ -225,7 +227,8 @@ export function resolveSpec(spec: MpcSpec, fracBits: number): ResolvedSpec {
     promptLength,
     promptStart,
     ranges: {
-      layerNorm: checkRange('layerNorm', r.layerNorm ?? d.layerNorm, fracBits),
+      layerNorm: checkRange('layerNorm', r.layerNorm ?? (protocols === 'v1' ? d.layerNorm : { lo: d.layerNorm.lo, hi: Math.min(d.layerNorm.hi, lnTop) }), fracBits,
+        protocols === 'v1' ? undefined : lnTop),
       qkNorm: checkRange('qkNorm', r.qkNorm ?? d.qkNorm, fracBits),
       poolNorm: checkRange('poolNorm', r.poolNorm ?? d.poolNorm, fracBits),
     },
@@ -823,9 +826,19 @@ export class MpcEncoder {
     const a = await truncate(p, await matmulFixedRaw(p, ctx, w.o, `${op}.o`), fracBits, `${op}.o.trunc`);
     const x1 = await layerNorm(p, add(p, addRow(p, a, w.oB), x), w.ln1, `${op}.ln1`, s.ranges.layerNorm);
     await this.pace();
-    const h = addRow(p, await truncate(p, await matmulFixedRaw(p, x1, w.ffn1, `${op}.ffn1`), f, `${op}.ffn1.trunc`), w.ffn1B);
-    const g = await gelu(p, h, `${op}.gelu`);
-    const y = addRow(p, await truncate(p, await matmulFixedRaw(p, g, w.ffn2, `${op}.ffn2`), f, `${op}.ffn2.trunc`), w.ffn2B);
+    let y: Shared;
+    if (p.protocols === 'v1') {
+      const h = addRow(p, await truncate(p, await matmulFixedRaw(p, x1, w.ffn1, `${op}.ffn1`), f, `${op}.ffn1.trunc`), w.ffn1B);
+      const g = await gelu(p, h, `${op}.gelu`);
+      y = addRow(p, await truncate(p, await matmulFixedRaw(p, g, w.ffn2, `${op}.ffn2`), f, `${op}.ffn2.trunc`), w.ffn2B);
+    } else {
+      // v2: the FFN's pre-activation is not truncated: GELU takes and returns 2f fractional bits, and the second
+      // product (3f bits) is truncated by 2f, one truncation of the widest tensor fewer. Needs |FFN output| < 2^(62−3f).
+      const lift = (b: Shared) => mulInt(p, b, 1n << BigInt(f));
+      const h = addRow(p, await matmulFixedRaw(p, x1, w.ffn1, `${op}.ffn1`), lift(w.ffn1B));
+      const g = await gelu(p, h, `${op}.gelu`, 2);
+      y = addRow(p, await truncate(p, await matmulFixedRaw(p, g, w.ffn2, `${op}.ffn2`), 2 * f, `${op}.ffn2.trunc`), w.ffn2B);
+    }
     return layerNorm(p, add(p, y, x1), w.ln2, `${op}.ln2`, s.ranges.layerNorm);
   }
 

@@ -101,6 +101,44 @@ export async function matmulManyRaw(p: Party, xs: Shared[], ys: Shared[], op = '
   });
 }
 
+/**
+ * x opened once against a fresh mask A (v2): E = x − A is public to the servers and A stays shared, so later
+ * products with x (rowSquaresRaw, mulRowsRaw) reuse A and open nothing more of x; each such product adds only
+ * its own dealt correlation with A. 1 round; 8 bytes per element per server.
+ */
+export class MaskedOpen {
+  constructor(
+    readonly x: Shared,
+    /** Servers: share of A; dealer: A. */
+    readonly a: BigUint64Array,
+    /** Servers: the public E = x − A; dealer: null. */
+    readonly e: BigUint64Array | null,
+  ) {}
+}
+
+export async function openMasked(p: Party, x: Shared, op = 'masked'): Promise<MaskedOpen> {
+  if (p.protocols === 'v1') throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: masked openings are a v2 protocol`);
+  const a = p.mask(op, x.size);
+  if (p.isDealer) return new MaskedOpen(x, a, null);
+  const [e] = await p.open(op, p.ring.backend.sub(x.s, a));
+  return new MaskedOpen(x, a, e!);
+}
+
+/**
+ * Σ x² over the last axis of an opened x of `rows` rows (2f fractional bits, no truncation): per row
+ * Σ(E + A)² = ΣE² + 2ΣE·A + ΣA², with ΣA² dealt (one word per row). No round of the servers' own.
+ */
+export async function rowSquaresRaw(p: Party, m: MaskedOpen, rows: number, op = 'rowsquares'): Promise<Shared> {
+  const cols = m.x.size / rows;
+  if (!Number.isInteger(cols) || rows === 0) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: ${m.x.size} elements do not split into ${rows} rows`);
+  const be = p.ring.backend;
+  const s = await p.deal(`${op}.c`, rows, () => be.sumAxis(be.mul(m.a, m.a), rows, cols, 1));
+  if (p.isDealer) return new Shared([rows], null);
+  let z = be.add(s, be.scalarMul(be.sumAxis(be.mul(m.e!, m.a), rows, cols, 1), 2n));
+  if (p.index === 0) z = be.add(z, be.sumAxis(be.mul(m.e!, m.e!), rows, cols, 1));
+  return new Shared([rows], z);
+}
+
 /** A session-constant secret matrix [k, n] whose mask B is opened against once (F = W - B is public). */
 export class FixedWeight {
   constructor(
@@ -178,13 +216,15 @@ function repeatCols(v: BigUint64Array, cols: number): BigUint64Array {
  * X_i ⊙ v_i broadcast over columns, for pairs of X_i [r_i, c_i] (any shape of r_i·c_i elements) and v_i [r_i],
  * all in one round, no truncation. v2: the triple's mask of v_i is one word per row (C = A ⊙ b broadcast), so
  * each server opens X − A per element and v − b once per row: r·c + r words per pair instead of 2·r·c; the
- * dealer sends r·c words (C). v1: a plain Beaver product of X with the broadcast v (as bc2c1c5).
+ * dealer sends r·c words (C). An X_i already opened (MaskedOpen) reuses its A and E: only v − b is opened for
+ * it. v1: a plain Beaver product of X with the broadcast v (as bc2c1c5).
  */
-export async function mulRowsRaw(p: Party, pairs: readonly (readonly [Shared, Shared])[], op = 'mulrows'): Promise<Shared[]> {
+export async function mulRowsRaw(p: Party, pairs: readonly (readonly [Shared | MaskedOpen, Shared])[], op = 'mulrows'): Promise<Shared[]> {
   const be = p.ring.backend;
+  const xOf = (x: Shared | MaskedOpen): Shared => (x instanceof MaskedOpen ? x.x : x);
   const dims = pairs.map(([x, v]) => {
-    const cols = x.size / v.size;
-    if (!Number.isInteger(cols) || v.size === 0) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: ${x.size} elements do not split into ${v.size} rows`);
+    const cols = xOf(x).size / v.size;
+    if (!Number.isInteger(cols) || v.size === 0) throw new SecpError('ERR_SHAPE_MISMATCH', `${op}: ${xOf(x).size} elements do not split into ${v.size} rows`);
     return cols;
   });
   const wide = (v: Shared, cols: number) => new Shared([v.size * cols], p.isDealer ? null : repeatCols(v.s, cols));
@@ -192,28 +232,33 @@ export async function mulRowsRaw(p: Party, pairs: readonly (readonly [Shared, Sh
   const split = (all: Shared): Shared[] => {
     let off = 0;
     return pairs.map(([x]) => {
-      off += x.size;
-      return new Shared(x.shape, p.isDealer ? null : all.s.subarray(off - x.size, off));
+      off += xOf(x).size;
+      return new Shared(xOf(x).shape, p.isDealer ? null : all.s.subarray(off - xOf(x).size, off));
     });
   };
   if (p.protocols === 'v1') {
+    if (pairs.some(([x]) => x instanceof MaskedOpen)) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: masked openings are a v2 protocol`);
     const cat = (xs: Shared[]) => new Shared([xs.reduce((s, x) => s + x.size, 0)], p.isDealer ? null : concatWords(xs.map((x) => x.s)));
-    return split(await mulRaw(p, cat(pairs.map(([x]) => flatOf(x))), cat(pairs.map(([x, v], i) => wide(v, dims[i]!))), op));
+    return split(await mulRaw(p, cat(pairs.map(([x]) => flatOf(xOf(x)))), cat(pairs.map(([, v], i) => wide(v, dims[i]!))), op));
   }
-  const as = pairs.map(([x]) => p.mask(op, x.size));
+  const as = pairs.map(([x]) => (x instanceof MaskedOpen ? x.a : p.mask(op, x.size)));
   const bs = pairs.map(([, v]) => p.mask(op, v.size));
-  const total = pairs.reduce((s, [x]) => s + x.size, 0);
+  const total = pairs.reduce((s, [x]) => s + xOf(x).size, 0);
   const c = await p.deal(`${op}.c`, total, () => concatWords(as.map((a, i) => be.mul(a, repeatCols(bs[i]!, dims[i]!)))));
-  if (p.isDealer) return pairs.map(([x]) => new Shared(x.shape, null));
-  const opened = await p.open(op, ...pairs.map(([x], i) => be.sub(x.s, as[i]!)), ...pairs.map(([, v], i) => be.sub(v.s, bs[i]!)));
+  if (p.isDealer) return pairs.map(([x]) => new Shared(xOf(x).shape, null));
+  const freshE = pairs.flatMap(([x], i) => (x instanceof MaskedOpen ? [] : [be.sub(x.s, as[i]!)]));
+  const opened = await p.open(op, ...freshE, ...pairs.map(([, v], i) => be.sub(v.s, bs[i]!)));
+  const es: BigUint64Array[] = [];
+  let next = 0;
+  for (const [x] of pairs) es.push(x instanceof MaskedOpen ? x.e! : opened[next++]!);
   let off = 0;
   return pairs.map(([x], i) => {
-    const e = opened[i]!;
-    const fw = repeatCols(opened[pairs.length + i]!, dims[i]!);
-    let z = be.add(c.subarray(off, off + x.size), be.add(be.mul(e, repeatCols(bs[i]!, dims[i]!)), be.mul(fw, as[i]!)));
+    const size = xOf(x).size;
+    const e = es[i]!;
+    const fw = repeatCols(opened[next + i]!, dims[i]!);
+    let z = be.add(c.subarray(off, off + size), be.add(be.mul(e, repeatCols(bs[i]!, dims[i]!)), be.mul(fw, as[i]!)));
     if (p.index === 0) z = be.add(z, be.mul(e, fw));
-    off += x.size;
-    return new Shared(x.shape, z);
+    off += size;
+    return new Shared(xOf(x).shape, z);
   });
 }
-

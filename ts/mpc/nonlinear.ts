@@ -30,7 +30,7 @@
  */
 import { Matrix, solve } from 'ml-matrix';
 import { SecpError } from '../../bindings/errors.js';
-import { mul, mulFixedRowRaw, mulRaw, mulRowsRaw, squareRaw, type FixedWeight } from './beaver.js';
+import { mul, mulFixedRowRaw, mulRaw, mulRowsRaw, openMasked, rowSquaresRaw, squareRaw, type FixedWeight } from './beaver.js';
 import { ltz, ltzMasked, mulMaskedBit, selectMasked } from './compare.js';
 import type { Party, ProtocolVersion } from './party.js';
 import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
@@ -252,23 +252,28 @@ function fitGelu(): number[] {
  * - the selection multiplies by the comparisons' masked bits (mulMaskedBit: one opening of 8 bytes).
  * 9 rounds; 186.875 bytes per element in all (docs/protocols.md; bench/analytic.ts checks them against the meter).
  */
-export async function gelu(p: Party, x: Shared, op = 'gelu'): Promise<Shared> {
-  if (p.protocols === 'v1') return geluV1(p, x, op);
+export async function gelu(p: Party, x: Shared, op = 'gelu', scale: 1 | 2 = 1): Promise<Shared> {
+  if (scale !== 1 && scale !== 2) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: the input's scale must be 1 or 2 (f or 2f fractional bits), got ${scale}`);
+  if (p.protocols === 'v1') {
+    if (scale !== 1) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: v1 GELU takes f fractional bits only`);
+    return geluV1(p, x, op);
+  }
   const n = x.size;
-  const f = p.ring.fracBits;
+  const fx = scale * p.ring.fracBits;
   const xf = flat(x);
-  const drop = GELU_DROP(f);
+  const drop = GELU_DROP(fx);
+  const four = BigUint64Array.of(p.ring.backend.encode(Float64Array.of(GELU_L), fx)[0]!);
   // [x < -4] and [x > 4] = [4 - x < 0] in one comparison.
-  const both = await ltzMasked(p, concatRows(p, [addConst(p, xf, GELU_L), addConst(p, mulInt(p, xf, -1n), GELU_L)]), `${op}.cmp`,
-    { bits: f + GELU_BOUND_BITS + 1 - drop, drop });
-  const inner = await geluEven(p, xf, `${op}.even`);
+  const both = await ltzMasked(p, concatRows(p, [addPublic(p, xf, four), addPublic(p, mulInt(p, xf, -1n), four)]), `${op}.cmp`,
+    { bits: fx + GELU_BOUND_BITS + 1 - drop, drop });
+  const inner = await geluEven(p, xf, fx, `${op}.even`);
   // gelu = inner + above·(x - inner) - below·inner, one round.
   const prod = await mulMaskedBit(p, both, concatRows(p, [inner, sub(p, xf, inner)]), `${op}.sel`);
   return sub(p, add(p, inner, prod.rows(n, 2 * n)), prod.rows(0, n)).reshape(x.shape);
 }
 
 /** v2 GELU: low bits its segment tests drop (a band of 2^-6 around ±4). */
-const GELU_DROP = (f: number) => f - 6;
+const GELU_DROP = (fx: number) => fx - 6;
 /** v2 GELU: the ring the series is summed in before its truncation (|0.5x + g(x)|·2^2f < 2^(2f+3) on the segment): 38 at f = 16. */
 export const GELU_SERIES_RING = (f: number) => 2 * f + 6;
 
@@ -283,15 +288,17 @@ export const GELU_SERIES_RING = (f: number) => 2 * f + 6;
  * ring. 2 rounds; per element 8 + 38/8 bytes per server and 10·38/8 + 8 + 43/8 from the dealer. Off the segment
  * the value is garbage, which the selection drops.
  */
-async function geluEven(p: Party, xf: Shared, op: string): Promise<Shared> {
+async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<Shared> {
   const be = p.ring.backend;
   const f = p.ring.fracBits;
   const n = xf.size;
   const J = GELU_TERMS;
+  // The sum carries 2f + lift fractional bits: with x at 2f (lift 1) its 0.5x is x's own ring value.
+  const lift = fx === f ? 0 : 1;
   const t = p.mask(op, n);
   const ring = GELU_SERIES_RING(f);
   const trig = await p.dealBits(`${op}.trig`, 2 * J * n, ring, () => {
-    // Accuracy only: no other party computes these. cos and sin at 30 bits, times c_j in float64, at f bits.
+    // Accuracy only: no other party computes these. cos and sin at 30 bits, times c_j in float64, at f + lift bits.
     const vals = new Float64Array(2 * J * n);
     for (let j = 1; j <= J; j++) {
       const cs = be.cosSinTurns(be.scalarMul(t, BigInt(j)), 30);
@@ -302,15 +309,15 @@ async function geluEven(p: Party, xf: Shared, op: string): Promise<Shared> {
         vals[(2 * j - 1) * n + i] = cj * sn[i]!;
       }
     }
-    return be.encode(vals, f);
+    return be.encode(vals, f + lift);
   });
-  const truncated = (sum: BigUint64Array | null) => truncate(p, new Shared([n], sum), f, `${op}.trunc`, { from: ring });
+  const truncated = (sum: BigUint64Array | null) => truncate(p, new Shared([n], sum), 2 * f + lift - fx, `${op}.trunc`, { from: ring });
   if (p.isDealer) return truncated(null);
-  const theta = mulInt(p, xf, ((1n << BigInt(64 - f)) + BigInt(GELU_PERIOD / 2)) / BigInt(GELU_PERIOD));
+  const theta = mulInt(p, xf, ((1n << BigInt(64 - fx)) + BigInt(GELU_PERIOD / 2)) / BigInt(GELU_PERIOD));
   const [d] = await p.open(op, be.add(theta.s, t));
-  // 0.5x and c_0 with 2f fractional bits, then the terms (public f bits × shares at f bits).
-  let acc = be.scalarMul(xf.s, 1n << BigInt(f - 1));
-  if (p.index === 0) acc = be.addScalar(acc, enc(p, GELU_SERIES[0]!) << BigInt(f));
+  // 0.5x and c_0 with 2f + lift fractional bits, then the terms (public f bits × shares at f + lift bits).
+  let acc = be.scalarMul(xf.s, 1n << BigInt(2 * f + lift - fx - 1));
+  if (p.index === 0) acc = be.addScalar(acc, be.encode(Float64Array.of(GELU_SERIES[0]!), 2 * f + lift)[0]!);
   for (let j = 1; j <= J; j++) {
     const cs = be.cosSinTurns(be.scalarMul(d!, BigInt(j)), f);
     acc = be.add(acc, be.add(be.mul(cs.cos, trig.subarray((2 * j - 2) * n, (2 * j - 1) * n)), be.mul(cs.sin, trig.subarray((2 * j - 1) * n, 2 * j * n))));
@@ -385,26 +392,46 @@ export interface LayerNormWeights {
   eps: number;
 }
 
+/** v2 layerNorm: the highest variance range exponent for `cols` columns at f fractional bits (20 for 768 or 1024 at f = 16). */
+export function layerNormTop(f: number, cols: number): number {
+  return Math.min(40 - f, 62 - 2 * f - Math.ceil(Math.log2(cols)));
+}
+
 /**
- * LayerNorm over the last axis of [rows, cols] with secret gamma (fixed weight) and beta. v2 needs
- * |x̂·γ| < 2^(62−3f) for the normalised x̂ (2^14 at f = 16; LayerNorm weights are O(1)).
+ * LayerNorm over the last axis of [rows, cols] with secret gamma (fixed weight) and beta. v2 opens the centred
+ * x once (openMasked) for both the row sums of squares and the normalising product, and needs |x̂·γ| < 2^(62−3f)
+ * for the normalised x̂ (2^14 at f = 16; LayerNorm weights are O(1)) and a variance range below 2^layerNormTop.
  */
 export async function layerNorm(p: Party, x: Shared, w: LayerNormWeights, op = 'layernorm', range = { lo: -12, hi: 12 }): Promise<Shared> {
   if (x.shape.length !== 2) throw new SecpError('ERR_SHAPE_MISMATCH', `${op} needs [rows, cols], got [${x.shape.join(', ')}]`);
-  const [, cols] = x.shape as [number, number];
-  const mean = await mulConst(p, rowSum(p, x), 1 / cols, `${op}.mean`);
-  const xc = sub(p, x, broadcastCols(p, mean, cols));
-  const sq = await truncate(p, await squareRaw(p, xc, `${op}.sq`), p.ring.fracBits, `${op}.sq.trunc`);
-  const variance = addConst(p, await mulConst(p, rowSum(p, sq), 1 / cols, `${op}.var`), w.eps);
-  const inv = await rsqrt(p, variance, range, `${op}.rsqrt`);
+  const [rows, cols] = x.shape as [number, number];
   const f = p.ring.fracBits;
   if (p.protocols === 'v1') {
+    const mean = await mulConst(p, rowSum(p, x), 1 / cols, `${op}.mean`);
+    const xc = sub(p, x, broadcastCols(p, mean, cols));
+    const sq = await truncate(p, await squareRaw(p, xc, `${op}.sq`), f, `${op}.sq.trunc`);
+    const variance = addConst(p, await mulConst(p, rowSum(p, sq), 1 / cols, `${op}.var`), w.eps);
+    const inv = await rsqrt(p, variance, range, `${op}.rsqrt`);
     const normed = await mul(p, xc, broadcastCols(p, inv, cols), `${op}.norm`);
     return addRow(p, await truncate(p, await mulFixedRowRaw(p, normed, w.gamma, `${op}.gamma`), f, `${op}.gamma.trunc`), w.beta);
   }
-  // v2: the normalised product x̂ keeps its 2f bits and one truncation by 2f follows gamma (one truncation
+  // v2: the row sums of x² are summed with 2f bits, so variance·cols < 2^(62−2f) (the declared range's top).
+  if (range.hi > layerNormTop(f, cols)) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: the variance range's top 2^${range.hi} is above 2^${layerNormTop(f, cols)}, the most v2 handles for ${cols} columns at ${f} fractional bits (its row sums of squares carry ${2 * f})`);
+  }
+  // 1/cols with 22 bits (f = 16 bits would round 1/768 to 1/771): right while |mean|, variance < 2^(40−f).
+  const byCols = (v: Shared, label: string) => truncate(p, mulInt(p, v, p.ring.backend.encode(Float64Array.of(1 / cols), 22)[0]!), 22, label);
+  const mean = await byCols(rowSum(p, x), `${op}.mean`);
+  const xc = sub(p, x, broadcastCols(p, mean, cols));
+  // xc is opened once (masked): the row sums of squares and the normalising product both reuse its mask, so
+  // neither opens xc again and the squares need no truncation per element (only the row sums are truncated).
+  const opened = await openMasked(p, xc, `${op}.sq`);
+  const sumSq = await truncate(p, await rowSquaresRaw(p, opened, rows, `${op}.sq`), f, `${op}.sq.trunc`);
+  const variance = addConst(p, await byCols(sumSq, `${op}.var`), w.eps);
+  const inv = await rsqrt(p, variance, range, `${op}.rsqrt`);
+  // The normalised product x̂ keeps its 2f bits and one truncation by 2f follows gamma (one truncation
   // fewer): right while |x̂·γ| < 2^(62−3f) (2^14 at f = 16; |x̂| ≤ √cols, so |γ| < 2^14/√cols suffices).
-  const [normed] = await mulRowsRaw(p, [[xc, inv]], `${op}.norm`);
+  const [normed] = await mulRowsRaw(p, [[opened, inv]], `${op}.norm`);
   return addRow(p, await truncate(p, await mulFixedRowRaw(p, normed!, w.gamma, `${op}.gamma`), 2 * f, `${op}.gamma.trunc`), w.beta);
 }
 
