@@ -257,7 +257,9 @@ export class Traffic {
       this.open(`${op}.even`, n);
       // The sum has 2f + lift bits (lift 1 at scale 2) and is truncated to the input's scale.
       this.truncate(`${op}.even.trunc`, n, scale === 1 ? f : 1, GELU_SERIES_RING(f));
-      this.mulMaskedBit(`${op}.sel`, 2 * n);
+      // The selection: one opening (inner − α), three products with ρ dealt.
+      this.deal(`${op}.sel.c`, 3 * n);
+      this.open(`${op}.sel`, n);
       return;
     }
     this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.gelu(this.fracBits));

@@ -232,7 +232,7 @@ test('masked opening: x opened once serves Σx² per row and x ⊙ v per row, bo
   }
 });
 
-test("GELU's cosine series: its opening is uniform for a constant input; bytes and rounds as documented", async (t) => {
+test("GELU's cosine series and selection: their openings are uniform for a constant input; bytes and rounds as documented", async (t) => {
   const x = new Float64Array(N).fill(1.5);
   const r = await runMpc({ inputs: [{ values: x, shape: [N] }], outputSizes: [N], run: async (p, [X]) => ({ reveal: [await gelu(p, X!)] }) });
   const want = 1.5 * 0.5 * (1 + 0.8663855974622838); // erf(1.5/√2)
@@ -242,9 +242,14 @@ test("GELU's cosine series: its opening is uniform for a constant input; bytes a
   t.is(s0.ops['gelu.even']!.bytesSent, 8 * N, 'd is opened whole');
   t.is(dealer.ops['gelu.even.trig']!.bytesSent, (2 * GELU_TERMS * N * GELU_SERIES_RING(16)) / 8, 'the terms as bit planes mod 2^38');
   t.is(s0.ops['gelu.even']!.rounds, 1);
+  // The selection opens inner − α only (x's masked value comes from d): 8 bytes per server, 24 from the dealer.
+  t.is(s0.ops['gelu.sel']!.bytesSent, 8 * N, 'the selection opens one word per element');
+  t.is(dealer.ops['gelu.sel.c']!.bytesSent, 3 * 8 * N, 'three products with ρ dealt');
   for (const role of ['s0', 's1'] as const) {
-    const all = BigUint64Array.from(r.opened[role].get('gelu.even')!.flatMap((w) => [...w]));
-    t.true(chiSquareTopBits(all) < CHI2_MAX, `${role}: chi² ${chiSquareTopBits(all).toFixed(1)}`);
+    for (const label of ['gelu.even', 'gelu.sel']) {
+      const all = BigUint64Array.from(r.opened[role].get(label)!.flatMap((w) => [...w]));
+      t.true(chiSquareTopBits(all) < CHI2_MAX, `${role} ${label}: chi² ${chiSquareTopBits(all).toFixed(1)}`);
+    }
   }
   const total = Object.values(r.links.get('s0')!.meter.snapshot().ops).reduce((a, o) => a + o.rounds, 0);
   t.is(total, 9, 'rounds of one GELU');

@@ -31,10 +31,11 @@
 import { Matrix, solve } from 'ml-matrix';
 import { SecpError } from '../../bindings/errors.js';
 import { mul, mulFixedRowRaw, mulRaw, mulRowsRaw, openMasked, rowSquaresRaw, squareRaw, type FixedWeight } from './beaver.js';
-import { ltz, ltzMasked, mulMaskedBit, selectMasked } from './compare.js';
+import { ltz, ltzMasked, selectMasked, type MaskedBit } from './compare.js';
 import type { Party, ProtocolVersion } from './party.js';
 import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
 import { truncate } from './truncation.js';
+import { concatWords } from '../ring/tensor.js';
 
 function enc(p: Party, v: number): bigint {
   return p.ring.backend.encode(Float64Array.of(v), p.ring.fracBits)[0]!;
@@ -258,7 +259,6 @@ export async function gelu(p: Party, x: Shared, op = 'gelu', scale: 1 | 2 = 1): 
     if (scale !== 1) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: v1 GELU takes f fractional bits only`);
     return geluV1(p, x, op);
   }
-  const n = x.size;
   const fx = scale * p.ring.fracBits;
   const xf = flat(x);
   const drop = GELU_DROP(fx);
@@ -266,10 +266,33 @@ export async function gelu(p: Party, x: Shared, op = 'gelu', scale: 1 | 2 = 1): 
   // [x < -4] and [x > 4] = [4 - x < 0] in one comparison.
   const both = await ltzMasked(p, concatRows(p, [addPublic(p, xf, four), addPublic(p, mulInt(p, xf, -1n), four)]), `${op}.cmp`,
     { bits: fx + GELU_BOUND_BITS + 1 - drop, drop });
-  const inner = await geluEven(p, xf, fx, `${op}.even`);
-  // gelu = inner + above·(x - inner) - below·inner, one round.
-  const prod = await mulMaskedBit(p, both, concatRows(p, [inner, sub(p, xf, inner)]), `${op}.sel`);
-  return sub(p, add(p, inner, prod.rows(n, 2 * n)), prod.rows(0, n)).reshape(x.shape);
+  const even = await geluEven(p, xf, fx, `${op}.even`);
+  return (await geluSelect(p, both, even, xf, `${op}.sel`)).reshape(x.shape);
+}
+
+/**
+ * v2 GELU's selection inner·(1 − below − above) + above·x for the comparisons' masked bits (b = z ⊕ ρ, so
+ * b·y = z·y + (1 − 2z)·ρy, with z public). ρ·inner for both bits takes one opening of inner − α; ρ·x takes none:
+ * the series' opening d = c·x + t (c odd) already makes x − α_x = c⁻¹·d public, α_x = −c⁻¹·t. The dealer deals
+ * ρ_below·α, ρ_above·α and ρ_above·α_x. 1 round; per element 8 bytes per server, 24 from the dealer.
+ */
+async function geluSelect(p: Party, both: MaskedBit, even: GeluEven, xf: Shared, op: string): Promise<Shared> {
+  const be = p.ring.backend;
+  const n = xf.size;
+  const rhoB = both.rho.subarray(0, n);
+  const rhoA = both.rho.subarray(n, 2 * n);
+  const alpha = p.mask(op, n);
+  const c = await p.deal(`${op}.c`, 3 * n, () => concatWords([be.mul(rhoB, alpha), be.mul(rhoA, alpha), be.mul(rhoA, even.alphaX!)]));
+  if (p.isDealer) return new Shared([n], null);
+  const inner = even.inner.s;
+  const [e] = await p.open(op, be.sub(inner, alpha));
+  const times = (z: BigUint64Array, y: BigUint64Array, rhoY: BigUint64Array) => be.add(be.mul(z, y), be.sub(rhoY, be.scalarMul(be.mul(z, rhoY), 2n)));
+  const zB = both.z!.subarray(0, n);
+  const zA = both.z!.subarray(n, 2 * n);
+  const belowInner = times(zB, inner, be.add(be.mul(rhoB, e!), c.subarray(0, n)));
+  const aboveInner = times(zA, inner, be.add(be.mul(rhoA, e!), c.subarray(n, 2 * n)));
+  const aboveX = times(zA, xf.s, be.add(be.mul(rhoA, even.xMasked!), c.subarray(2 * n, 3 * n)));
+  return new Shared([n], be.add(be.sub(be.sub(inner, belowInner), aboveInner), aboveX));
 }
 
 /** v2 GELU: low bits its segment tests drop (a band of 2^-6 around ±4). */
@@ -288,7 +311,23 @@ export const GELU_SERIES_RING = (f: number) => 2 * f + 6;
  * ring. 2 rounds; per element 8 + 38/8 bytes per server and 10·38/8 + 8 + 43/8 from the dealer. Off the segment
  * the value is garbage, which the selection drops.
  */
-async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<Shared> {
+/** geluEven's result: the series on the segment, and x's masked value for the selection. */
+interface GeluEven {
+  inner: Shared;
+  /** Servers: x − α_x = c⁻¹·d, public; dealer: null. */
+  xMasked: BigUint64Array | null;
+  /** Dealer: α_x = −c⁻¹·t; servers: null. */
+  alphaX: BigUint64Array | null;
+}
+
+/** c⁻¹ mod 2^64 of an odd c (Newton: each step doubles the correct low bits). */
+function inverseMod64(c: bigint): bigint {
+  let inv = c;
+  for (let i = 0; i < 6; i++) inv = BigInt.asUintN(64, inv * (2n - c * inv));
+  return inv;
+}
+
+async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<GeluEven> {
   const be = p.ring.backend;
   const f = p.ring.fracBits;
   const n = xf.size;
@@ -312,9 +351,11 @@ async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<S
     return be.encode(vals, f + lift);
   });
   const truncated = (sum: BigUint64Array | null) => truncate(p, new Shared([n], sum), 2 * f + lift - fx, `${op}.trunc`, { from: ring });
-  if (p.isDealer) return truncated(null);
-  const theta = mulInt(p, xf, ((1n << BigInt(64 - fx)) + BigInt(GELU_PERIOD / 2)) / BigInt(GELU_PERIOD));
-  const [d] = await p.open(op, be.add(theta.s, t));
+  // θ = c·x turns with c = 2^(64−fx)/12 rounded to an odd integer (invertible mod 2^64; the selection needs c⁻¹).
+  const c = (((1n << BigInt(64 - fx)) + BigInt(GELU_PERIOD / 2)) / BigInt(GELU_PERIOD)) | 1n;
+  const cInv = inverseMod64(c);
+  if (p.isDealer) return { inner: await truncated(null), xMasked: null, alphaX: be.scalarMul(be.scalarMul(t, cInv), (1n << 64n) - 1n) };
+  const [d] = await p.open(op, be.add(mulInt(p, xf, c).s, t));
   // 0.5x and c_0 with 2f + lift fractional bits, then the terms (public f bits × shares at f + lift bits).
   let acc = be.scalarMul(xf.s, 1n << BigInt(2 * f + lift - fx - 1));
   if (p.index === 0) acc = be.addScalar(acc, be.encode(Float64Array.of(GELU_SERIES[0]!), 2 * f + lift)[0]!);
@@ -322,7 +363,7 @@ async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<S
     const cs = be.cosSinTurns(be.scalarMul(d!, BigInt(j)), f);
     acc = be.add(acc, be.add(be.mul(cs.cos, trig.subarray((2 * j - 2) * n, (2 * j - 1) * n)), be.mul(cs.sin, trig.subarray((2 * j - 1) * n, 2 * j * n))));
   }
-  return truncated(acc);
+  return { inner: await truncated(acc), xMasked: be.scalarMul(d!, cInv), alphaX: null };
 }
 
 /**
