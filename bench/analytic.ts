@@ -163,10 +163,10 @@ export class Traffic {
     this.truncate(`${op}.trunc`, n);
   }
 
-  /** cosine.ts: v2 opens the angles' top 32 bits. */
-  cosSin(op: string, n: number): void {
-    this.deal(`${op}.cos_t`, n);
-    this.deal(`${op}.sin_t`, n);
+  /** cosine.ts: v2 opens the angles' top 32 bits; with `ring` < 64 the dealer's shares are bit planes. */
+  cosSin(op: string, n: number, ring = 64): void {
+    this.dealBits(`${op}.cos_t`, n, ring);
+    this.dealBits(`${op}.sin_t`, n, ring);
     this.openBits(op, n, this.protocols === 'v1' ? 64 : 32);
   }
 
@@ -360,7 +360,7 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
       t.truncate(`${a}.norm.trunc`, T * 2 * heads);
       t.rsqrt(`${a}.norm.rsqrt`, T * 2 * heads, s.ranges.qkNorm);
       t.mulRows(`${a}.scale`, [s.protocols === 'v1' ? [T * 2 * heads, dh] : [T * 2 * heads, dh, 'masked'], [T, heads * (dh + 1)]]);
-      t.cosSin(`${a}.cos`, 2 * heads * T * D);
+      t.cosSin(`${a}.cos`, 2 * heads * T * D, s.protocols === 'v1' ? 64 : 2 * fracBits + 4);
       t.truncate(`${a}.cos.trunc`, 4 * heads * T * D, fracBits, s.protocols === 'v1' ? 64 : 2 * fracBits + 4);
       t.matmulMany(`${a}.kv`, Array.from({ length: S }, () => [2 * D, n, dh + 1] as const));
       t.truncate(`${a}.kv.trunc`, S * 2 * D * (dh + 1));
@@ -369,7 +369,7 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
       const den = rfaDenominator(s);
       t.reciprocal(`${a}.den`, S * n, den.floor, den.octaves);
       t.mulRows(`${a}.div`, [[S * n, dh]]);
-      t.truncate(`${a}.div.trunc`, S * n * dh);
+      if (s.protocols === 'v1') t.truncate(`${a}.div.trunc`, S * n * dh);
     } else {
       const a = `${op}.attn`;
       t.matmulMany(`${a}.scores`, Array.from({ length: S }, () => [n, dh, n] as const));
@@ -378,8 +378,8 @@ export function forwardTraffic(spec: MpcSpec, candidates: number, fracBits = FRA
       t.matmulMany(`${a}.pv`, Array.from({ length: S }, () => [n, n, dh] as const));
     }
     t.matmulFixed(`${op}.o`, T, H, H);
-    // The context has f fractional bits after RFA, 2f after softmax attention.
-    t.truncate(`${op}.o.trunc`, T * H, s.rfa !== undefined ? fracBits : 2 * fracBits);
+    // The context has 2f fractional bits (f after v1's RFA).
+    t.truncate(`${op}.o.trunc`, T * H, s.rfa !== undefined && s.protocols === 'v1' ? fracBits : 2 * fracBits);
     t.layerNorm(`${op}.ln1`, T, H, ln);
     // v2: the pre-activation stays at 2f bits (GELU at scale 2), the second product is truncated by 2f.
     t.matmulFixed(`${op}.ffn1`, T, H, I);

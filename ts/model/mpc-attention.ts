@@ -17,8 +17,10 @@
  *
  * Both take the truncated QKV projection [S·n, 3H] (f fractional bits) and return the context [S·n, H]. The
  * softmax context, a convex combination of value rows, leaves with 2f fractional bits: the output projection
- * then truncates once, by 2f (a round saved per layer; it needs |ctx·Wo| < 2^(62-3f), 2^14 at f = 16). The RFA
- * context is truncated to f bits first: with a clamped normaliser it is num/epsDen, which has no such bound.
+ * then truncates once, by 2f (a round saved per layer; it needs |ctx·Wo| < 2^(62-3f), 2^14 at f = 16). v1 truncates
+ * the RFA context to f bits first (with a clamped normaliser it is num/epsDen, which has no such bound of its own);
+ * v2 leaves it at 2f too: ctx·Wo enters LayerNorm with the residual, whose range (variance < 2^20 at BERT's width,
+ * layerNormTop) already holds every |ctx·Wo| far below 2^14 where that LayerNorm is right at all.
  */
 import { MaskedOpen, matmulManyRaw, mulRaw, mulRowsRaw, openMasked, rowSquaresRaw, squareRaw } from '../mpc/beaver.js';
 import { cosSin } from '../mpc/cosine.js';
@@ -141,7 +143,7 @@ function split(p: Party, flat: Shared, shapes: readonly Shape[]): Shared[] {
  * Scales: q̂, k̂ keep 2f fractional bits (the product q·rsqrt is not truncated; the angle kernels are scaled for
  * 2f bits, and the angle wraps mod one turn exactly), sin/cos come out with 2f bits and are truncated to f
  * once, S' and [num | den] are truncated to f after their products (|S'| ≤ n·max|v|, |num| ≤ D·n·max|v| at 2f
- * bits stay far below 2^62), and the quotient leaves with 2f bits.
+ * bits stay far below 2^62), and the quotient leaves with 2f bits (v1 truncates it to f).
  */
 export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: AttentionDims, o: RfaSettings, op: string): Promise<Context> {
   const { seqs, n, heads, dh } = d;
@@ -182,10 +184,12 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
     }
     return out;
   });
-  const cs = await cosSin(p, angles, `${op}.cos`);
   // [sin | cos] of every angle, f bits.
-  // |sin|, |cos| ≤ 1 + 2^-15 with 2f bits: below 2^(2f+1), so v2 truncates them from a 2f + 4 bit ring.
-  const trig = await truncate(p, cat(p, [cs.sin, cs.cos]), cs.fracBits - f, `${op}.cos.trunc`, p.protocols === 'v1' ? {} : { from: 2 * f + 4 });
+  // |sin|, |cos| ≤ 1 + 2^-15 with 2f bits: below 2^(2f+1), so v2 needs them mod 2^(2f+4) only (the dealer's
+  // cos t, sin t too) and truncates them from that ring.
+  const ring = p.protocols === 'v1' ? 64 : 2 * f + 4;
+  const cs = await cosSin(p, angles, `${op}.cos`, f, ring);
+  const trig = await truncate(p, cat(p, [cs.sin, cs.cos]), cs.fracBits - f, `${op}.cos.trunc`, { from: ring });
   const sinAt = 0;
   const cosAt = 2 * heads * N * D;
 
@@ -231,6 +235,7 @@ export async function rfaAttention(p: Party, qkv: Shared, mask: Shared, d: Atten
   const den = cols(p, ndT, dh, 1).reshape([S * n]);
   const invDen = await reciprocal(p, den, { floor: o.denFloor, octaves: o.denOctaves }, `${op}.den`);
   const [quot] = await mulRowsRaw(p, [[num, invDen]], `${op}.div`);
+  if (p.protocols !== 'v1') return { ctx: fromHeadBlocks(p, quot!, dh, d), fracBits: 2 * f };
   const out = await truncate(p, quot!, f, `${op}.div.trunc`);
   return { ctx: fromHeadBlocks(p, out, dh, d), fracBits: f };
 }

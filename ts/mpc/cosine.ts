@@ -4,7 +4,7 @@
  * Offline, the dealer shares a uniform t with [cos t], [sin t] (fixed point, f bits).
  * Online: open d = angle + t (uniform, so it reveals nothing), then locally (cosSinStep, cosine-step.ts)
  *   cos(angle) = cos d·[cos t] + sin d·[sin t],   sin(angle) = sin d·[cos t] − cos d·[sin t].
- *   rounds: 1; bytes per element per server: 8 (v2: 4); dealer → S1: 16 per element.
+ *   rounds: 1; bytes per element per server: 8 (v2: 4); dealer → S1: 16 per element (v2 with `ring` m: 2m/8).
  *   error: |cos - cos_true| ≤ 2^-f (dealer's rounding of cos t) + 2^-f' (public cos d) per output,
  *          before the caller's truncation.
  * v2 (default) opens 32 bits instead of 64: each server first drops its share's low 32 bits (a local
@@ -39,17 +39,24 @@ export function anglesFromFeatures(p: Party, x: Shared, kT: BigUint64Array, feat
   return new Shared([m, features], p.isDealer ? null : p.ring.backend.matmulBT(x.s, kT, m, d, features));
 }
 
-export async function cosSin(p: Party, angle: Shared, op = 'cos', publicBits = p.ring.fracBits): Promise<CosSin> {
+/**
+ * `ring` (v2, default 64): the caller uses the outputs mod 2^ring only (e.g. truncate's `from`), so the dealer
+ * sends its shares of cos t and sin t mod 2^ring, as bit planes: 2·ring/8 bytes per element instead of 16.
+ */
+export async function cosSin(p: Party, angle: Shared, op = 'cos', publicBits = p.ring.fracBits, ring = 64): Promise<CosSin> {
   const be = p.ring.backend;
   const f = p.ring.fracBits;
   const n = angle.size;
   const narrow = p.protocols === 'v2';
+  if (!Number.isInteger(ring) || ring < 2 || ring > 64 || (ring < 64 && !narrow)) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: the output ring must be an integer in 2..64 (64 with v1 protocols), got ${ring}`);
+  }
   const HIGH = 1n << 32n;
   const t = narrow ? be.scalarMul(p.mask(op, n), HIGH) : p.mask(op, n);
   let cs: { cos: BigUint64Array; sin: BigUint64Array } | undefined;
   const trig = (): { cos: BigUint64Array; sin: BigUint64Array } => (cs ??= be.cosSinTurns(t, f));
-  const cosT = await p.deal(`${op}.cos_t`, n, () => trig().cos);
-  const sinT = await p.deal(`${op}.sin_t`, n, () => trig().sin);
+  const cosT = ring === 64 ? await p.deal(`${op}.cos_t`, n, () => trig().cos) : await p.dealBits(`${op}.cos_t`, n, ring, () => trig().cos);
+  const sinT = ring === 64 ? await p.deal(`${op}.sin_t`, n, () => trig().sin) : await p.dealBits(`${op}.sin_t`, n, ring, () => trig().sin);
   const bits = f + publicBits;
   if (p.isDealer) return { cos: new Shared(angle.shape, null), sin: new Shared(angle.shape, null), fracBits: bits };
   const top = (x: BigUint64Array) => be.shrXor(x, 32, new BigUint64Array(n));
