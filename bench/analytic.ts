@@ -179,16 +179,20 @@ export class Traffic {
    * word per element; the servers open c = x + r (k bits per element: whole words at k = 64), then 3c − 1
    * planes per tree level, then the masked result bit (one plane). Rounds: 2 + the tree's levels (7 at k = 64).
    */
-  ltz(op: string, n: number, k = 64): void {
-    const w = Math.ceil(n / 64);
+  ltz(op: string, n: number, k = 64, shifts = 1): void {
+    // ltzShifts: with several shifts, r's bits, the pair products and the opening of c are one shift's (each
+    // shift's elements padded to whole words); the trees and result bits are every shift's.
+    const w0 = Math.ceil(n / 64);
+    const np = shifts === 1 ? n : 64 * w0;
+    const w = shifts * w0;
     const pairs = (k - 1) >> 1;
     const levels: number[] = [];
     for (let blocks = k - 1 - pairs; blocks > 1; blocks -= blocks >> 1) levels.push(blocks >> 1);
-    this.deal(`${op}.r_bits`, k * w);
-    if (pairs > 0) this.deal(`${op}.pairs`, pairs * w);
+    this.deal(`${op}.r_bits`, k * w0);
+    if (pairs > 0) this.deal(`${op}.pairs`, pairs * w0);
     levels.forEach((c, l) => this.deal(`${op}.and${l}.c`, (2 * c - 1) * w));
-    this.deal(`${op}.rho`, n);
-    this.open(`${op}.open`, k === 64 ? n : k * w);
+    this.deal(`${op}.rho`, shifts * np);
+    this.open(`${op}.open`, k === 64 ? np : k * w0);
     levels.forEach((c, l) => this.open(`${op}.and${l}`, (3 * c - 1) * w));
     this.open(`${op}.b2a`, w);
   }
@@ -252,13 +256,13 @@ export class Traffic {
       // Coarse tests at 22 bits; the cosine series (geluEven): the dealer's 10 terms mod 2^38 as bit planes, d opened
       // whole, one truncation from 2^38; the masked-bit selection.
       const f = this.fracBits;
-      this.ltz(`${op}.cmp`, 2 * n, LTZ_WIDTHS.geluV2(f));
+      this.ltz(`${op}.cmp`, n, LTZ_WIDTHS.geluV2(f), 2);
       this.dealBits(`${op}.even.trig`, 2 * GELU_TERMS * n, GELU_SERIES_RING(f));
       this.open(`${op}.even`, n);
       // The sum has 2f + lift bits (lift 1 at scale 2) and is truncated to the input's scale.
       this.truncate(`${op}.even.trunc`, n, scale === 1 ? f : 1, GELU_SERIES_RING(f));
-      // The selection: one opening (inner − α), three products with ρ dealt.
-      this.deal(`${op}.sel.c`, 3 * n);
+      // The selection: one opening (inner − α), two products with ρ dealt.
+      this.deal(`${op}.sel.c`, 2 * n);
       this.open(`${op}.sel`, n);
       return;
     }

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { mulRaw, mulRowsRaw, openMasked, rowSquaresRaw, squareRaw } from '../ts/mpc/beaver.js';
-import { ltz, ltzMasked, mulMaskedBit } from '../ts/mpc/compare.js';
+import { ltz, ltzMasked, ltzShifts, mulMaskedBit } from '../ts/mpc/compare.js';
 import { GELU_SERIES_RING, GELU_TERMS, gelu } from '../ts/mpc/nonlinear.js';
 import { Shared } from '../ts/mpc/shared.js';
 import { truncCosts, truncate } from '../ts/mpc/truncation.js';
@@ -148,6 +148,45 @@ test('coarse comparison (drop d): exact for x < 0 and x ≥ 2^d over its whole r
   t.regex(bad!.message, /drop must be an integer in 0\.\.24/);
 });
 
+test('comparison against several shifts: one opening of c, every [x − s < 0] exact at width k; bytes as documented; its opening uniform for a constant input', async (t) => {
+  // n not a multiple of 64: each shift's elements are padded to whole words.
+  const [k, n] = [20, 1000];
+  const shifts = [0n, 512n, -300n];
+  const half = 1n << BigInt(k - 1);
+  // |x − s| < 2^(k−1) for every shift, edges included.
+  const lo = -half + 512n;
+  const hi = half - 301n;
+  const xs = [lo, hi, 0n, 511n, 512n, -300n, -301n, ...[...randomRing('shifts', n - 7)].map((v) => lo + (v % (hi - lo + 1n)))];
+  const r = await runMpc({
+    inputs: [],
+    outputSizes: [shifts.length * n],
+    outputBits: [0],
+    run: async (p) => ({ reveal: [(await ltzShifts(p, splitRaw(p, words(xs)), shifts, 'sh', { bits: k })).bit] }),
+  });
+  shifts.forEach((sh, j) => {
+    const wrong = xs.filter((x, i) => r.outputs[0]![j * n + i]! !== (x - sh < 0n ? 1 : 0)).length;
+    t.is(wrong, 0, `shift ${sh}`);
+  });
+  const s0 = r.links.get('s0')!.meter.snapshot();
+  const dealer = r.links.get('dealer')!.meter.snapshot();
+  const w0 = Math.ceil(n / 64);
+  t.is(s0.ops['sh.open']!.bytesSent, 8 * k * w0, 'c is opened once, k bit planes');
+  t.is(dealer.ops['sh.r_bits']!.bytesSent, 8 * k * w0, "r's bits are dealt once");
+  t.is(dealer.ops['sh.rho']!.bytesSent, 8 * shifts.length * 64 * w0, 'one ρ per element and shift (padded to words)');
+  t.is(s0.ops['sh.b2a']!.bytesSent, 8 * shifts.length * w0, 'one result plane per shift');
+  const constant = await runMpc({
+    inputs: [],
+    outputSizes: [2 * N],
+    outputBits: [0],
+    run: async (p) => ({ reveal: [(await ltzShifts(p, splitRaw(p, new BigUint64Array(N).fill(7n)), [0n, 9n], 'k', { bits: 64 })).bit] }),
+  });
+  t.is(constant.outputs[0]!.filter((v, i) => v !== (i < N ? 0 : 1)).length, 0, '7 ≥ 0 and 7 − 9 < 0');
+  for (const role of ['s0', 's1'] as const) {
+    const all = BigUint64Array.from(constant.opened[role].get('k.open')!.flatMap((w) => [...w]));
+    t.true(chiSquareTopBits(all) < CHI2_MAX, `${role}: chi² ${chiSquareTopBits(all).toFixed(1)}`);
+  }
+});
+
 test('product with a masked comparison bit: b·y exact; one opening of 8 bytes per element, uniform', async (t) => {
   const xs = signedValues('mb-x', 30);
   const ys = signedValues('mb-y', 50);
@@ -242,9 +281,9 @@ test("GELU's cosine series and selection: their openings are uniform for a const
   t.is(s0.ops['gelu.even']!.bytesSent, 8 * N, 'd is opened whole');
   t.is(dealer.ops['gelu.even.trig']!.bytesSent, (2 * GELU_TERMS * N * GELU_SERIES_RING(16)) / 8, 'the terms as bit planes mod 2^38');
   t.is(s0.ops['gelu.even']!.rounds, 1);
-  // The selection opens inner − α only (x's masked value comes from d): 8 bytes per server, 24 from the dealer.
+  // The selection opens inner − α only (x's masked value comes from d): 8 bytes per server, 16 from the dealer.
   t.is(s0.ops['gelu.sel']!.bytesSent, 8 * N, 'the selection opens one word per element');
-  t.is(dealer.ops['gelu.sel.c']!.bytesSent, 3 * 8 * N, 'three products with ρ dealt');
+  t.is(dealer.ops['gelu.sel.c']!.bytesSent, 2 * 8 * N, 'two products with ρ dealt');
   for (const role of ['s0', 's1'] as const) {
     for (const label of ['gelu.even', 'gelu.sel']) {
       const all = BigUint64Array.from(r.opened[role].get(label)!.flatMap((w) => [...w]));

@@ -111,20 +111,47 @@ export async function mulMaskedBit(p: Party, b: MaskedBit, y: Shared, op = 'mulb
 
 /** ltz, also returning what mulMaskedBit needs. */
 export async function ltzMasked(p: Party, x: Shared, op = 'ltz', opts: LtzOptions = {}): Promise<MaskedBit> {
+  return ltzShifts(p, x, [0n], op, opts);
+}
+
+/** `count` copies of each of `planes` bit planes of `w` words, side by side: planes × (count·w) words. */
+function tilePlanes(src: BigUint64Array, planes: number, w: number, count: number): BigUint64Array {
+  if (count === 1) return src;
+  const out = new BigUint64Array(planes * count * w);
+  for (let b = 0; b < planes; b++) for (let j = 0; j < count; j++) out.set(src.subarray(b * w, (b + 1) * w), (b * count + j) * w);
+  return out;
+}
+
+/**
+ * [x − s_j < 0] for several public shifts s_j (ring units after `drop`), one masked bit per element and shift
+ * (rows: shift-major, [shifts.length · n]). All share one mask r: c = x + r is opened once and each shift
+ * compares c − s_j with r's bits through its own tree, so the dealer sends r's bits and pair products once;
+ * each tree's ANDs and result bit are its own. Per element and extra shift this saves k bits per server and
+ * k + ⌊(k−1)/2⌋ dealer bits. Widths and bounds as ltz, for every x − s_j.
+ */
+export async function ltzShifts(p: Party, x: Shared, shifts: readonly bigint[], op = 'ltz', opts: LtzOptions = {}): Promise<MaskedBit> {
   const k = opts.bits ?? 64;
   if (!Number.isInteger(k) || k < 2 || k > 64) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: bits must be an integer in 2..64, got ${k}`);
   const drop = opts.drop ?? 0;
   if (!Number.isInteger(drop) || drop < 0 || drop + k > 64) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: drop must be an integer in 0..${64 - k}, got ${drop}`);
+  const J = shifts.length;
+  if (J === 0) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: no shifts`);
   const be = p.ring.backend;
-  const n = x.size;
-  const w = Math.ceil(n / 64);
+  const n0 = x.size;
+  const w0 = Math.ceil(n0 / 64);
+  // With several shifts each one's elements fill whole words, so that their bit planes sit side by side.
+  const np = J === 1 ? n0 : 64 * w0;
+  const n = J * np;
+  const w = J * w0;
   const m = k - 1; // bits compared by the tree
   const { pairs, levels } = treeShape(k);
   // Correlated randomness, drawn in the same order by the dealer and the servers.
-  const r = p.rand(n);
-  const rBits = await p.dealXor(`${op}.r_bits`, k * w, () => be.toBitPlanes(r, k));
-  const q = pairs === 0 ? new BigUint64Array(0)
-    : await p.dealXor(`${op}.pairs`, pairs * w, () => be.and(planes(rBits, w, 1, 2, pairs), planes(rBits, w, 0, 2, pairs)));
+  const r = p.rand(np);
+  const rb0 = await p.dealXor(`${op}.r_bits`, k * w0, () => be.toBitPlanes(r, k));
+  const q0 = pairs === 0 ? new BigUint64Array(0)
+    : await p.dealXor(`${op}.pairs`, pairs * w0, () => be.and(planes(rb0, w0, 1, 2, pairs), planes(rb0, w0, 0, 2, pairs)));
+  const rBits = tilePlanes(rb0, k, w0, J);
+  const q = tilePlanes(q0, pairs, w0, J);
   const triples: Array<{ a: BigUint64Array; b1: BigUint64Array; b2: BigUint64Array; c: BigUint64Array }> = [];
   for (const [l, combines] of levels.entries()) {
     const a = p.randXor(combines * w);
@@ -135,12 +162,20 @@ export async function ltzMasked(p: Party, x: Shared, op = 'ltz', opts: LtzOption
   }
   const rho = p.randXor(w); // one random bit per element, as a plane
   const rhoA = await p.deal(`${op}.rho`, n, () => be.fromBitPlanes(rho, 1, n));
-  if (p.isDealer) return { bit: new Shared(x.shape, null), z: null, rho: rhoA };
+  const unpad = (v: BigUint64Array): BigUint64Array =>
+    np === n0 ? v : concatWords(Array.from({ length: J }, (_, j) => v.subarray(j * np, j * np + n0)));
+  const shape = J === 1 ? x.shape : [J * n0];
+  if (p.isDealer) return { bit: new Shared(shape, null), z: null, rho: unpad(rhoA) };
 
   const me0 = p.index === 0;
-  const xs = drop === 0 ? x.s : be.shrXor(x.s, drop, new BigUint64Array(n));
-  const [c] = await p.openBits(`${op}.open`, k, be.add(xs, r));
-  const cBits = be.toBitPlanes(c, k);
+  let xs = drop === 0 ? x.s : be.shrXor(x.s, drop, new BigUint64Array(n0));
+  if (np !== n0) {
+    const padded = new BigUint64Array(np);
+    padded.set(xs);
+    xs = padded;
+  }
+  const [c0] = await p.openBits(`${op}.open`, k, be.add(xs, r));
+  const cBits = be.toBitPlanes(J === 1 ? c0! : concatWords(shifts.map((s) => be.addScalar(c0!, BigInt.asUintN(64, -s)))), k);
   const nc = be.xor(cBits, new BigUint64Array(k * w).fill(ALL_ONES));
   // First level, local. With G_i = ¬c_i r_i, E_i = ¬c_i ⊕ r_i and q = r_h r_l for a pair (h, l) = (2i+1, 2i):
   // G = ¬c_h r_h ⊕ ¬c_h ¬c_l r_l ⊕ ¬c_l q, E = ¬c_h ¬c_l ⊕ ¬c_h r_l ⊕ ¬c_l r_h ⊕ q.
@@ -182,7 +217,7 @@ export async function ltzMasked(p: Party, x: Shared, op = 'ltz', opts: LtzOption
   const zz = be.fromBitPlanes(zOpen!, 1, n);
   let out = be.sub(rhoA, be.scalarMul(be.mul(zz, rhoA), 2n));
   if (me0) out = be.add(out, zz);
-  return { bit: new Shared(x.shape, out), z: zz, rho: rhoA };
+  return { bit: new Shared(shape, unpad(out)), z: unpad(zz), rho: unpad(rhoA) };
 }
 
 /** b·x for an integer 0/1 share b (no truncation). 1 round. */

@@ -31,7 +31,7 @@
 import { Matrix, solve } from 'ml-matrix';
 import { SecpError } from '../../bindings/errors.js';
 import { mul, mulFixedRowRaw, mulRaw, mulRowsRaw, openMasked, rowSquaresRaw, squareRaw, type FixedWeight } from './beaver.js';
-import { ltz, ltzMasked, selectMasked, type MaskedBit } from './compare.js';
+import { ltz, ltzMasked, ltzShifts, selectMasked, type MaskedBit } from './compare.js';
 import type { Party, ProtocolVersion } from './party.js';
 import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
 import { truncate } from './truncation.js';
@@ -262,19 +262,26 @@ export async function gelu(p: Party, x: Shared, op = 'gelu', scale: 1 | 2 = 1): 
   const fx = scale * p.ring.fracBits;
   const xf = flat(x);
   const drop = GELU_DROP(fx);
+  const n = xf.size;
   const four = BigUint64Array.of(p.ring.backend.encode(Float64Array.of(GELU_L), fx)[0]!);
-  // [x < -4] and [x > 4] = [4 - x < 0] in one comparison.
-  const both = await ltzMasked(p, concatRows(p, [addPublic(p, xf, four), addPublic(p, mulInt(p, xf, -1n), four)]), `${op}.cmp`,
+  // [x < -4] = [y < 0] and [x < 4] = [y − 8 < 0] for y = x + 4, one opening (ltzShifts; 8 is 2^(fx − drop + 3)
+  // after the drop); then [x ≥ 4] = 1 − [x < 4], z's complement with the same ρ.
+  const cmp = await ltzShifts(p, addPublic(p, xf, four), [0n, 1n << BigInt(fx - drop + 3)], `${op}.cmp`,
     { bits: fx + GELU_BOUND_BITS + 1 - drop, drop });
+  const both: MaskedBit = {
+    bit: p.isDealer ? cmp.bit : concatRows(p, [cmp.bit.rows(0, n), addPublic(p, mulInt(p, cmp.bit.rows(n, 2 * n), -1n), BigUint64Array.of(1n))]),
+    z: cmp.z === null ? null : concatWords([cmp.z.subarray(0, n), cmp.z.subarray(n).map((v) => 1n - v)]),
+    rho: cmp.rho,
+  };
   const even = await geluEven(p, xf, fx, `${op}.even`);
   return (await geluSelect(p, both, even, xf, `${op}.sel`)).reshape(x.shape);
 }
 
 /**
- * v2 GELU's selection inner·(1 − below − above) + above·x for the comparisons' masked bits (b = z ⊕ ρ, so
- * b·y = z·y + (1 − 2z)·ρy, with z public). ρ·inner for both bits takes one opening of inner − α; ρ·x takes none:
- * the series' opening d = c·x + t (c odd) already makes x − α_x = c⁻¹·d public, α_x = −c⁻¹·t. The dealer deals
- * ρ_below·α, ρ_above·α and ρ_above·α_x. 1 round; per element 8 bytes per server, 24 from the dealer.
+ * v2 GELU's selection inner + above·(x − inner) − below·inner for the comparisons' masked bits (b = z ⊕ ρ, so
+ * b·y = z·y + (1 − 2z)·ρy, with z public), with one opening, of inner − α: the series' opening d = c·x + t (c odd)
+ * already makes x − α_x = c⁻¹·d public (α_x = −c⁻¹·t), so x − inner is public up to α_x − α. The dealer deals
+ * ρ_below·α and ρ_above·(α_x − α). 1 round; per element 8 bytes per server, 16 from the dealer.
  */
 async function geluSelect(p: Party, both: MaskedBit, even: GeluEven, xf: Shared, op: string): Promise<Shared> {
   const be = p.ring.backend;
@@ -282,17 +289,15 @@ async function geluSelect(p: Party, both: MaskedBit, even: GeluEven, xf: Shared,
   const rhoB = both.rho.subarray(0, n);
   const rhoA = both.rho.subarray(n, 2 * n);
   const alpha = p.mask(op, n);
-  const c = await p.deal(`${op}.c`, 3 * n, () => concatWords([be.mul(rhoB, alpha), be.mul(rhoA, alpha), be.mul(rhoA, even.alphaX!)]));
+  const c = await p.deal(`${op}.c`, 2 * n, () => concatWords([be.mul(rhoB, alpha), be.mul(rhoA, be.sub(even.alphaX!, alpha))]));
   if (p.isDealer) return new Shared([n], null);
   const inner = even.inner.s;
   const [e] = await p.open(op, be.sub(inner, alpha));
   const times = (z: BigUint64Array, y: BigUint64Array, rhoY: BigUint64Array) => be.add(be.mul(z, y), be.sub(rhoY, be.scalarMul(be.mul(z, rhoY), 2n)));
-  const zB = both.z!.subarray(0, n);
-  const zA = both.z!.subarray(n, 2 * n);
-  const belowInner = times(zB, inner, be.add(be.mul(rhoB, e!), c.subarray(0, n)));
-  const aboveInner = times(zA, inner, be.add(be.mul(rhoA, e!), c.subarray(n, 2 * n)));
-  const aboveX = times(zA, xf.s, be.add(be.mul(rhoA, even.xMasked!), c.subarray(2 * n, 3 * n)));
-  return new Shared([n], be.add(be.sub(be.sub(inner, belowInner), aboveInner), aboveX));
+  const belowInner = times(both.z!.subarray(0, n), inner, be.add(be.mul(rhoB, e!), c.subarray(0, n)));
+  const xMinusInner = be.sub(xf.s, inner);
+  const aboveDiff = times(both.z!.subarray(n, 2 * n), xMinusInner, be.add(be.mul(rhoA, be.sub(even.xMasked!, e!)), c.subarray(n, 2 * n)));
+  return new Shared([n], be.sub(be.add(inner, aboveDiff), belowInner));
 }
 
 /** v2 GELU: low bits its segment tests drop (a band of 2^-6 around ±4). */
