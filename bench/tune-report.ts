@@ -11,7 +11,6 @@ import { lineChart, type LineSeries } from './svg.js';
 
 interface Run {
   name: string;
-  mode?: 'plaintext' | 'mpc';
   settings: Record<string, unknown>;
   testN: number;
   testMajority: number;
@@ -33,10 +32,12 @@ const runs: Run[] = readdirSync(dir)
   .sort((a, b) => (only ? only.indexOf(a.name) - only.indexOf(b.name) : a.name.localeCompare(b.name)));
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+/** Tuned with the private forward (tune-curve --mpc). */
+const isMpc = (r: Run) => r.settings['mpc'] === true;
 const series: LineSeries[] = runs.map((r, i) => ({
-  name: r.label ?? r.name,
+  name: `${r.label ?? r.name}${isMpc(r) ? ' (MPC)' : ''}`,
   points: r.curve.map((p) => [p.calls, 100 * p.dev] as [number, number]),
-  dashed: r.mode === 'mpc',
+  dashed: isMpc(r),
   colorIndex: i,
 }));
 const svg = lineChart({ title: 'Rotten Tomatoes dev accuracy (100 examples) of the evaluated prompt against forward calls', xLabel: 'forward calls (candidates evaluated on the training batch)', yLabel: 'dev accuracy (%)', series, yMin: 40, width: 900 });
@@ -48,6 +49,6 @@ for (const r of runs) {
   const model = String(s['model']).split('/').pop();
   const att = s['attention'] === 'rfa' ? `RFA normalized D=${s['rfaFeatures']}` : 'softmax';
   const set = `${Number(s['shots']) * 2} train, ${Number(s['devShots']) * 2} dev, seq ${s['seqLen']}, P ${s['promptLength']}${s['init'] ? ` init "${s['init']}"` : ''}, d ${s['dim']}, pop ${s['popsize']}, σ0 ${s['sigma0']}, ${s['projection']}${s['projectionStd'] ? ` (${s['projectionStd']})` : ''}${Number(s['patience']) > 0 ? `, patience ${s['patience']}` : ''}`;
-  console.log(`| ${r.name}${r.mode === 'mpc' ? ' (MPC)' : ''} | ${model} | ${s['kind']} | ${att} | ${set} | ${r.calls} | ${r.testN} | ${pct(r.untunedTest)} → **${pct(r.tunedTest)}** | ${pct(r.testMajority)} | ${(r.tuneSeconds / 60).toFixed(1)} min |`);
+  console.log(`| ${r.name}${isMpc(r) ? ' (MPC)' : ''} | ${model} | ${s['kind']} | ${att} | ${set} | ${r.calls} | ${r.testN} | ${pct(r.untunedTest)} → **${pct(r.tunedTest)}** | ${pct(r.testMajority)} | ${(r.tuneSeconds / 60).toFixed(1)} min |`);
 }
 console.log('\nwrote bench/results/figures/tuning-dev-curve.svg');
