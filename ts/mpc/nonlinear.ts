@@ -24,7 +24,8 @@
  *   comparisons' bound; checked in tests). 15 rounds (v1). v2 (default) replaces the polynomial by a cosine series
  *   of the even part, 0.5x + Σ_{j≤5} c_j cos(2πjx/12) (fit within 6.8e-4 of erf-GELU), evaluated like the
  *   private cosine: one masked opening and the dealer's shares of c_j cos(2πjt), c_j sin(2πjt); with coarse
- *   segment tests and a masked-bit selection: 9 rounds and 186.875 bytes per element in all (v1: 407.25; see gelu).
+ *   segment tests from one opening and a masked-bit selection: 9 rounds and 161.375 bytes per element in all (v1:
+ *   407.25; see gelu).
  * - layerNorm over the last axis with secret gamma/beta (fixed-weight products). 37 rounds.
  * - max over rows by a tournament (log2 n levels of comparison + select), softmax (baseline only).
  */
@@ -247,11 +248,14 @@ function fitGelu(): number[] {
  * GELU of x. Inputs must satisfy |x| < 2^15 − 5 (32763; BERT's FFN pre-activations stay within a few tens).
  * Within that bound x > 4 gives exactly x and x < -4 exactly 0, even where the series wraps around.
  * v2 (default):
- * - the segment tests x ± 4 are coarse comparisons (ltz `drop` = f − 6, width f + 16 − drop = 26 − 6 = 22 at f = 16):
- *   exact outside the bands [−4, −4 + 2^-6) and (4 − 2^-6, 4], where either side is within 1.4e-4 of GELU;
+ * - the segment tests [x < −4] and [x < 4] are coarse comparisons of y = x + 4 against 0 and 8 sharing one opening
+ *   (ltzShifts, `drop` = fx − 6, width 22 at any f): exact outside the bands [−4, −4 + 2^-6) and [4, 4 + 2^-6),
+ *   where either side is within 1.4e-4 of GELU;
  * - on the segment, 0.5x + Σ_{j ≤ 5} c_j cos(2πjx/12) (geluEven): 2 rounds;
- * - the selection multiplies by the comparisons' masked bits (mulMaskedBit: one opening of 8 bytes).
- * 9 rounds; 186.875 bytes per element in all (docs/protocols.md; bench/analytic.ts checks them against the meter).
+ * - the selection multiplies by the comparisons' masked bits with one opening (geluSelect).
+ * `scale` 2: x and the result carry 2f fractional bits (the FFN's untruncated pre-activation), same cost.
+ * 9 rounds; 161.375 bytes per element in all, 159.5 at scale 2 (docs/protocols.md; bench/analytic.ts checks them
+ * against the meter).
  */
 export async function gelu(p: Party, x: Shared, op = 'gelu', scale: 1 | 2 = 1): Promise<Shared> {
   if (scale !== 1 && scale !== 2) throw new SecpError('ERR_INVALID_ARGUMENT', `${op}: the input's scale must be 1 or 2 (f or 2f fractional bits), got ${scale}`);
@@ -270,7 +274,7 @@ export async function gelu(p: Party, x: Shared, op = 'gelu', scale: 1 | 2 = 1): 
     { bits: fx + GELU_BOUND_BITS + 1 - drop, drop });
   const both: MaskedBit = {
     bit: p.isDealer ? cmp.bit : concatRows(p, [cmp.bit.rows(0, n), addPublic(p, mulInt(p, cmp.bit.rows(n, 2 * n), -1n), BigUint64Array.of(1n))]),
-    z: cmp.z === null ? null : concatWords([cmp.z.subarray(0, n), cmp.z.subarray(n).map((v) => 1n - v)]),
+    z: cmp.z === null ? null : concatWords([cmp.z.subarray(0, n), p.ring.backend.xor(cmp.z.subarray(n), new BigUint64Array(n).fill(1n))]),
     rho: cmp.rho,
   };
   const even = await geluEven(p, xf, fx, `${op}.even`);
@@ -342,18 +346,21 @@ async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<G
   const t = p.mask(op, n);
   const ring = GELU_SERIES_RING(f);
   const trig = await p.dealBits(`${op}.trig`, 2 * J * n, ring, () => {
-    // Accuracy only: no other party computes these. cos and sin at 30 bits, times c_j in float64, at f + lift bits.
-    const vals = new Float64Array(2 * J * n);
+    // Accuracy only (no other party computes these): cos and sin of 2πjt at 30 bits times c_j at 31 bits
+    // (|c_j| < 2, so below 2^62), rounded to f + lift bits by a logical shift offset by 2^63 (a floor for
+    // signed values) — kernel passes instead of a float64 round trip.
+    const shift = 61 - (f + lift);
+    const zero = new BigUint64Array(n);
+    const round = (v: BigUint64Array, c: number): BigUint64Array => {
+      const prod = be.addScalar(be.scalarMul(v, BigInt.asUintN(64, BigInt(Math.round(c * 2 ** 31)))), (1n << 63n) + (1n << BigInt(shift - 1)));
+      return be.addScalar(be.shrXor(prod, shift, zero), BigInt.asUintN(64, -(1n << BigInt(63 - shift))));
+    };
+    const parts: BigUint64Array[] = [];
     for (let j = 1; j <= J; j++) {
       const cs = be.cosSinTurns(be.scalarMul(t, BigInt(j)), 30);
-      const [c, sn] = [be.decode(cs.cos, 30), be.decode(cs.sin, 30)];
-      const cj = GELU_SERIES[j]!;
-      for (let i = 0; i < n; i++) {
-        vals[(2 * j - 2) * n + i] = cj * c[i]!;
-        vals[(2 * j - 1) * n + i] = cj * sn[i]!;
-      }
+      parts.push(round(cs.cos, GELU_SERIES[j]!), round(cs.sin, GELU_SERIES[j]!));
     }
-    return be.encode(vals, f + lift);
+    return concatWords(parts);
   });
   const truncated = (sum: BigUint64Array | null) => truncate(p, new Shared([n], sum), 2 * f + lift - fx, `${op}.trunc`, { from: ring });
   // θ = c·x turns with c = 2^(64−fx)/12 rounded to an odd integer (invertible mod 2^64; the selection needs c⁻¹).

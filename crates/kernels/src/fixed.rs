@@ -24,7 +24,7 @@ pub(crate) fn pow2(e: u32) -> f64 {
 }
 
 /// Rounds `v` (already scaled) to the nearest integer and wraps it into the ring, or reports why not.
-#[inline]
+#[inline(always)]
 pub(crate) fn round_to_ring(v: f64, index: usize, x: f64, frac_bits: u32) -> Result<u64, KernelError> {
     if !v.is_finite() {
         return Err(if x.is_finite() {
@@ -46,6 +46,23 @@ pub fn encode(x: &[f64], frac_bits: u32, out: &mut [u64]) -> Result<(), KernelEr
     check_frac(frac_bits)?;
     crate::error::check_same("encode: out vs input", out.len(), x.len())?;
     let scale = pow2(frac_bits);
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { encode_avx2(x, scale, frac_bits, out) };
+    }
+    encode_body(x, scale, frac_bits, out)
+}
+
+/// encode's loop compiled for AVX2: its floor is one instruction instead of a libm call (same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn encode_avx2(x: &[f64], scale: f64, frac_bits: u32, out: &mut [u64]) -> Result<(), KernelError> {
+    encode_body(x, scale, frac_bits, out)
+}
+
+#[inline(always)]
+fn encode_body(x: &[f64], scale: f64, frac_bits: u32, out: &mut [u64]) -> Result<(), KernelError> {
     for (i, (o, v)) in out.iter_mut().zip(x).enumerate() {
         *o = round_to_ring(*v * scale, i, *v, frac_bits)?;
     }
