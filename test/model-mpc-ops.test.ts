@@ -7,6 +7,7 @@ import { rfaAttention, softmaxAttention } from '../ts/model/mpc-attention.js';
 import { attentionRfa, attentionRfaExp, attentionSoftmax, rfaFeatures } from '../ts/model/plain.js';
 import { Rng } from '../ts/model/random.js';
 import { reciprocal, rsqrt } from '../ts/mpc/nonlinear.js';
+import { truncate } from '../ts/mpc/truncation.js';
 import { backend, randomReals } from './helpers.js';
 import { runMpc } from './mpc-harness.js';
 
@@ -101,8 +102,9 @@ test('RFA attention on padded sequences matches attentionRfa (same features), 1 
       const kernels = feats.map((w) => p.ring.backend.angleScale(w, 2 * F));
       const settings = { kernel: 'normalized' as const, features: D, kernels, epsNorm: 1e-6, denFloor: D * 1e-3, denOctaves: 16, normRange: { lo: -6, hi: 14 } };
       const { ctx, fracBits } = await rfaAttention(p, x!, m!, { seqs: SEQS, n: N, heads: HEADS, dh: DH }, settings, 'rfa');
-      t.is(fracBits, F);
-      return { reveal: [ctx] };
+      // v2: the context leaves with 2f fractional bits (the output projection truncates by 2f).
+      t.is(fracBits, 2 * F);
+      return { reveal: [await truncate(p, ctx, F)] };
     },
   });
   const err = maxErr(r.outputs[0]!, want);
@@ -132,8 +134,9 @@ test("RFA 'exp' kernel (softmax's exp(q·k/√d)) on padded sequences matches at
       const kernels = feats.map((w) => p.ring.backend.angleScale(w, F));
       const settings = { kernel: 'exp' as const, features: D, kernels, epsNorm: 0, denFloor: D * 1e-3, denOctaves: 16, normRange: { lo: -6, hi: 14 } };
       const { ctx, fracBits } = await rfaAttention(p, x!, m!, { seqs: SEQS, n: N, heads: HEADS, dh: DH }, settings, 'rfa');
-      t.is(fracBits, F);
-      return { reveal: [ctx] };
+      // v2: the context leaves with 2f fractional bits (the output projection truncates by 2f).
+      t.is(fracBits, 2 * F);
+      return { reveal: [await truncate(p, ctx, F)] };
     },
   });
   const err = maxErr(r.outputs[0]!, want);
