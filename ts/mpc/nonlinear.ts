@@ -309,17 +309,6 @@ const GELU_DROP = (fx: number) => fx - 6;
 /** v2 GELU: the ring the series is summed in before its truncation (|0.5x + g(x)|·2^2f < 2^(2f+3) on the segment): 38 at f = 16. */
 export const GELU_SERIES_RING = (f: number) => 2 * f + 6;
 
-/**
- * v2 GELU on its segment: 0.5x + Σ_j c_j cos(2πjθ) for θ = x/12 in turns (x · round(2^(64−f)/12), local; the ring's
- * wrap-around is one period), evaluated as the private cosine protocol evaluates one cosine (cosine.ts): open
- * d = θ + t (t uniform), then cos(2πj(d − t)) = cos 2πjd·cos 2πjt + sin 2πjd·sin 2πjt, where the servers compute
- * cos 2πjd and sin 2πjd from the public d (cosSinTurns, bit-identical) and the dealer shares c_j cos 2πjt and
- * c_j sin 2πjt (f bits, needed mod 2^(2f+6) only: bit planes). d is opened whole (not from its top
- * 32 bits as the RFA cosine does): dropping the shares' low bits would make d, and through cos 2πjd the result's
- * last bits, depend on how x happens to be split. The sum carries 2f fractional bits; one truncation from that
- * ring. 2 rounds; per element 8 + 38/8 bytes per server and 10·38/8 + 8 + 43/8 from the dealer. Off the segment
- * the value is garbage, which the selection drops.
- */
 /** geluEven's result: the series on the segment, and x's masked value for the selection. */
 interface GeluEven {
   inner: Shared;
@@ -336,6 +325,18 @@ function inverseMod64(c: bigint): bigint {
   return inv;
 }
 
+/**
+ * v2 GELU on its segment: 0.5x + Σ_j c_j cos(2πjθ) for θ = x/12 in turns (x · c, c = 2^(64−fx)/12 rounded to an odd
+ * integer, for x with fx fractional bits; local; the ring's
+ * wrap-around is one period), evaluated as the private cosine protocol evaluates one cosine (cosine.ts): open
+ * d = θ + t (t uniform), then cos(2πj(d − t)) = cos 2πjd·cos 2πjt + sin 2πjd·sin 2πjt, where the servers compute
+ * cos 2πjd and sin 2πjd from the public d (cosSinTurns, bit-identical) and the dealer shares c_j cos 2πjt and
+ * c_j sin 2πjt (f bits, needed mod 2^(2f+6) only: bit planes). d is opened whole (not from its top
+ * 32 bits as the RFA cosine does): dropping the shares' low bits would make d, and through cos 2πjd the result's
+ * last bits, depend on how x happens to be split. The sum carries 2f fractional bits (2f + 1 at fx = 2f, where 0.5x
+ * is x's own ring value); one truncation from that ring to fx bits. Also returns c⁻¹·d = x − α_x for the selection. 2 rounds; per element 8 + 38/8 bytes per server and 10·38/8 + 8 + 43/8 from the dealer (28/8 instead of
+ * 43/8 at fx = 2f: the truncation drops 1 bit). Off the segment the value is garbage, which the selection drops.
+ */
 async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<GeluEven> {
   const be = p.ring.backend;
   const f = p.ring.fracBits;
