@@ -266,42 +266,38 @@ export async function gelu(p: Party, x: Shared, op = 'gelu', scale: 1 | 2 = 1): 
   const fx = scale * p.ring.fracBits;
   const xf = flat(x);
   const drop = GELU_DROP(fx);
-  const n = xf.size;
   const four = BigUint64Array.of(p.ring.backend.encode(Float64Array.of(GELU_L), fx)[0]!);
   // [x < -4] = [y < 0] and [x < 4] = [y − 8 < 0] for y = x + 4, one opening (ltzShifts; 8 is 2^(fx − drop + 3)
-  // after the drop); then [x ≥ 4] = 1 − [x < 4], z's complement with the same ρ.
+  // after the drop).
   const cmp = await ltzShifts(p, addPublic(p, xf, four), [0n, 1n << BigInt(fx - drop + 3)], `${op}.cmp`,
     { bits: fx + GELU_BOUND_BITS + 1 - drop, drop });
-  const both: MaskedBit = {
-    bit: p.isDealer ? cmp.bit : concatRows(p, [cmp.bit.rows(0, n), addPublic(p, mulInt(p, cmp.bit.rows(n, 2 * n), -1n), BigUint64Array.of(1n))]),
-    z: cmp.z === null ? null : concatWords([cmp.z.subarray(0, n), p.ring.backend.xor(cmp.z.subarray(n), new BigUint64Array(n).fill(1n))]),
-    rho: cmp.rho,
-  };
   const even = await geluEven(p, xf, fx, `${op}.even`);
-  return (await geluSelect(p, both, even, xf, `${op}.sel`)).reshape(x.shape);
+  return (await geluSelect(p, cmp, even, xf, `${op}.sel`)).reshape(x.shape);
 }
 
 /**
- * v2 GELU's selection inner + above·(x − inner) − below·inner for the comparisons' masked bits (b = z ⊕ ρ, so
- * b·y = z·y + (1 − 2z)·ρy, with z public), with one opening, of inner − α: the series' opening d = c·x + t (c odd)
- * already makes x − α_x = c⁻¹·d public (α_x = −c⁻¹·t), so x − inner is public up to α_x − α. The dealer deals
- * ρ_below·α and ρ_above·(α_x − α). 1 round; per element 8 bytes per server, 16 from the dealer.
+ * v2 GELU's selection inner + [x ≥ 4]·(x − inner) − [x < −4]·inner, with [x ≥ 4]·y = y − [x < 4]·y, for the
+ * comparisons' masked bits b = z ⊕ ρ (rows: [x < −4], [x < 4]), so b·y = z·y + (1 − 2z)·ρy with z public. ρ·y
+ * takes one opening, of inner − α: the series' opening d = c·x + t (c odd) already makes x − α_x = c⁻¹·d public
+ * (α_x = −c⁻¹·t), so x − inner is public up to α_x − α. The dealer deals ρ_below·α and ρ_less4·(α_x − α).
+ * 1 round; per element 8 bytes per server, 16 from the dealer.
  */
-async function geluSelect(p: Party, both: MaskedBit, even: GeluEven, xf: Shared, op: string): Promise<Shared> {
+async function geluSelect(p: Party, cmp: MaskedBit, even: GeluEven, xf: Shared, op: string): Promise<Shared> {
   const be = p.ring.backend;
   const n = xf.size;
-  const rhoB = both.rho.subarray(0, n);
-  const rhoA = both.rho.subarray(n, 2 * n);
+  const rhoB = cmp.rho.subarray(0, n);
+  const rhoL = cmp.rho.subarray(n, 2 * n);
   const alpha = p.mask(op, n);
-  const c = await p.deal(`${op}.c`, 2 * n, () => concatWords([be.mul(rhoB, alpha), be.mul(rhoA, be.sub(even.alphaX!, alpha))]));
+  const c = await p.deal(`${op}.c`, 2 * n, () => concatWords([be.mul(rhoB, alpha), be.mul(rhoL, be.sub(even.alphaX!, alpha))]));
   if (p.isDealer) return new Shared([n], null);
   const inner = even.inner.s;
   const [e] = await p.open(op, be.sub(inner, alpha));
   const times = (z: BigUint64Array, y: BigUint64Array, rhoY: BigUint64Array) => be.add(be.mul(z, y), be.sub(rhoY, be.scalarMul(be.mul(z, rhoY), 2n)));
-  const belowInner = times(both.z!.subarray(0, n), inner, be.add(be.mul(rhoB, e!), c.subarray(0, n)));
+  const belowInner = times(cmp.z!.subarray(0, n), inner, be.add(be.mul(rhoB, e!), c.subarray(0, n)));
   const xMinusInner = be.sub(xf.s, inner);
-  const aboveDiff = times(both.z!.subarray(n, 2 * n), xMinusInner, be.add(be.mul(rhoA, be.sub(even.xMasked!, e!)), c.subarray(n, 2 * n)));
-  return new Shared([n], be.sub(be.add(inner, aboveDiff), belowInner));
+  const less4Diff = times(cmp.z!.subarray(n, 2 * n), xMinusInner, be.add(be.mul(rhoL, be.sub(even.xMasked!, e!)), c.subarray(n, 2 * n)));
+  // inner + (x − inner) − [x < 4]·(x − inner) − [x < −4]·inner
+  return new Shared([n], be.sub(be.sub(xf.s, less4Diff), belowInner));
 }
 
 /** v2 GELU: low bits its segment tests drop (a band of 2^-6 around ±4). */
@@ -367,7 +363,7 @@ async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<G
   // θ = c·x turns with c = 2^(64−fx)/12 rounded to an odd integer (invertible mod 2^64; the selection needs c⁻¹).
   const c = (((1n << BigInt(64 - fx)) + BigInt(GELU_PERIOD / 2)) / BigInt(GELU_PERIOD)) | 1n;
   const cInv = inverseMod64(c);
-  if (p.isDealer) return { inner: await truncated(null), xMasked: null, alphaX: be.scalarMul(be.scalarMul(t, cInv), (1n << 64n) - 1n) };
+  if (p.isDealer) return { inner: await truncated(null), xMasked: null, alphaX: be.scalarMul(t, BigInt.asUintN(64, -cInv)) };
   const [d] = await p.open(op, be.add(mulInt(p, xf, c).s, t));
   // 0.5x and c_0 with 2f + lift fractional bits, then the terms (public f bits × shares at f + lift bits).
   let acc = be.scalarMul(xf.s, 1n << BigInt(2 * f + lift - fx - 1));
