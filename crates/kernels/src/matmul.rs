@@ -46,11 +46,105 @@ pub fn matmul(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u64
     Ok(())
 }
 
-/// The same loops compiled with AVX-512 (vpmullq does 8 wrapping u64 products at once).
+/// Output columns of one AVX-512 register block (two 8-lane registers per row).
+#[cfg(all(target_arch = "x86_64", secp_avx512))]
+const NR512: usize = 16;
+/// Output rows of one AVX-512 register block: 8 x 2 accumulators, two `b` registers and a broadcast
+/// stay within the 32 vector registers.
+#[cfg(all(target_arch = "x86_64", secp_avx512))]
+const MR512: usize = 8;
+
+/// The AVX-512 path: vpmullq gives 8 wrapping u64 products per instruction, so an 8 x 16 block of
+/// `out` is kept in registers over a packed `BLOCK`-deep panel of `b` (zero-padded to 16 columns).
 #[cfg(all(target_arch = "x86_64", secp_avx512))]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
 unsafe fn matmul_avx512(a: &[u64], b: &[u64], m: usize, k: usize, n: usize, out: &mut [u64]) {
-    matmul_tiled(a, b, m, k, n, out)
+    for o in out.iter_mut() {
+        *o = 0;
+    }
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let mut bpack = vec![0u64; BLOCK * NC];
+    let mut jb = 0;
+    while jb < n {
+        let je = if jb + NC < n { jb + NC } else { n };
+        let panels = (je - jb + NR512 - 1) / NR512;
+        let mut kb = 0;
+        while kb < k {
+            let ke = if kb + BLOCK < k { kb + BLOCK } else { k };
+            let kc = ke - kb;
+            for p in 0..panels {
+                let j0 = jb + p * NR512;
+                let w = if je - j0 < NR512 { je - j0 } else { NR512 };
+                for t in 0..kc {
+                    let dst = &mut bpack[(p * kc + t) * NR512..(p * kc + t + 1) * NR512];
+                    let src = (kb + t) * n + j0;
+                    dst[..w].copy_from_slice(&b[src..src + w]);
+                    for d in dst[w..].iter_mut() {
+                        *d = 0;
+                    }
+                }
+            }
+            let mut i = 0;
+            while i < m {
+                let rows = if m - i < MR512 { m - i } else { MR512 };
+                for p in 0..panels {
+                    let j0 = jb + p * NR512;
+                    let w = if je - j0 < NR512 { je - j0 } else { NR512 };
+                    let panel = &bpack[p * kc * NR512..(p + 1) * kc * NR512];
+                    match rows {
+                        8 => block512::<8>(a, panel, k, n, i, j0, w, kb, kc, out),
+                        7 => block512::<7>(a, panel, k, n, i, j0, w, kb, kc, out),
+                        6 => block512::<6>(a, panel, k, n, i, j0, w, kb, kc, out),
+                        5 => block512::<5>(a, panel, k, n, i, j0, w, kb, kc, out),
+                        4 => block512::<4>(a, panel, k, n, i, j0, w, kb, kc, out),
+                        3 => block512::<3>(a, panel, k, n, i, j0, w, kb, kc, out),
+                        2 => block512::<2>(a, panel, k, n, i, j0, w, kb, kc, out),
+                        _ => block512::<1>(a, panel, k, n, i, j0, w, kb, kc, out),
+                    }
+                }
+                i += rows;
+            }
+            kb = ke;
+        }
+        jb = je;
+    }
+}
+
+/// `out[i..i+R, j..j+w] += a[i..i+R, kb..kb+kc] · panel` with the R x 16 sums in registers.
+#[cfg(all(target_arch = "x86_64", secp_avx512))]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn block512<const R: usize>(a: &[u64], panel: &[u64], k: usize, n: usize, i: usize, j: usize, w: usize, kb: usize, kc: usize, out: &mut [u64]) {
+    use std::arch::x86_64::*;
+    // The slicing checks every bound the raw reads and writes below rely on.
+    let panel = &panel[..kc * NR512];
+    let arows: [&[u64]; R] = core::array::from_fn(|r| &a[(i + r) * k + kb..(i + r) * k + kb + kc]);
+    let mut acc = [[_mm512_setzero_si512(); 2]; R];
+    let bp = panel.as_ptr();
+    for t in 0..kc {
+        let b0 = _mm512_loadu_si512(bp.add(t * NR512) as *const _);
+        let b1 = _mm512_loadu_si512(bp.add(t * NR512 + 8) as *const _);
+        for r in 0..R {
+            let av = _mm512_set1_epi64(*arows[r].get_unchecked(t) as i64);
+            acc[r][0] = _mm512_add_epi64(acc[r][0], _mm512_mullo_epi64(av, b0));
+            acc[r][1] = _mm512_add_epi64(acc[r][1], _mm512_mullo_epi64(av, b1));
+        }
+    }
+    let lo: __mmask8 = if w >= 8 { 0xff } else { ((1u32 << w) - 1) as __mmask8 };
+    let hi: __mmask8 = if w >= 16 { 0xff } else if w > 8 { ((1u32 << (w - 8)) - 1) as __mmask8 } else { 0 };
+    for (r, acc) in acc.iter().enumerate() {
+        let o = &mut out[(i + r) * n + j..(i + r) * n + j + w];
+        let op = o.as_mut_ptr();
+        let prev = _mm512_maskz_loadu_epi64(lo, op as *const _);
+        _mm512_mask_storeu_epi64(op as *mut _, lo, _mm512_add_epi64(prev, acc[0]));
+        if hi != 0 {
+            let prev = _mm512_maskz_loadu_epi64(hi, op.add(8) as *const _);
+            _mm512_mask_storeu_epi64(op.add(8) as *mut _, hi, _mm512_add_epi64(prev, acc[1]));
+        }
+    }
 }
 
 /// The same loops compiled with AVX2.
@@ -269,6 +363,17 @@ pub fn matmul_bt(a: &[u64], bt: &[u64], m: usize, k: usize, n: usize, out: &mut 
         }
         return Ok(());
     }
+    #[cfg(target_arch = "x86_64")]
+    if m >= MR && std::is_x86_feature_detected!("avx2") {
+        // A transposed copy of `bt` (n·k words) lets the vector kernels of `matmul` run (m·k·n products).
+        let mut b = vec![0u64; k * n];
+        for j in 0..n {
+            for t in 0..k {
+                b[t * n + j] = bt[j * k + t];
+            }
+        }
+        return matmul(a, &b, m, k, n, out);
+    }
     // Tile over output columns so a block of bt rows stays in cache while all rows of a stream past it.
     let mut jb = 0;
     while jb < n {
@@ -332,7 +437,7 @@ mod tests {
 
     #[test]
     fn matches_naive_on_awkward_shapes() {
-        let shapes = [(1, 1, 1), (3, 5, 7), (5, 129, 3), (9, 130, 257), (4, 128, 256), (0, 3, 2), (2, 0, 3)];
+        let shapes = [(1, 1, 1), (3, 5, 7), (5, 129, 3), (9, 130, 257), (4, 128, 256), (17, 300, 530), (0, 3, 2), (2, 0, 3)];
         for (s, &(m, k, n)) in shapes.iter().enumerate() {
             let a = fill(m * k, s as u64 + 1);
             let b = fill(k * n, s as u64 + 100);
@@ -348,6 +453,36 @@ mod tests {
             let mut out2 = vec![7u64; m * n];
             matmul_bt(&a, &bt, m, k, n, &mut out2).unwrap();
             assert_eq!(out2, out, "bt shape {:?}", (m, k, n));
+        }
+    }
+
+    /// Every compiled path the CPU can run, not only the one `matmul` dispatches to.
+    #[test]
+    fn every_path_matches_naive() {
+        for &(m, k, n) in &[(9, 130, 257), (17, 300, 530), (8, 128, 16), (1, 7, 15)] {
+            let a = fill(m * k, 3);
+            let b = fill(k * n, 4);
+            let want = naive(&a, &b, m, k, n);
+            let mut out = vec![7u64; m * n];
+            matmul_tiled(&a, &b, m, k, n, &mut out);
+            assert_eq!(out, want, "portable {:?}", (m, k, n));
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") {
+                    let mut out = vec![7u64; m * n];
+                    unsafe { matmul_avx2(&a, &b, m, k, n, &mut out) };
+                    assert_eq!(out, want, "avx2 {:?}", (m, k, n));
+                }
+                #[cfg(secp_avx512)]
+                if std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
+                    let mut out = vec![7u64; m * n];
+                    unsafe { matmul_avx512(&a, &b, m, k, n, &mut out) };
+                    assert_eq!(out, want, "avx512 {:?}", (m, k, n));
+                }
+            }
+            let mut out = vec![7u64; m * n];
+            crate::matmul_packed::matmul_packed(&a, &b, m, k, n, false, &mut out);
+            assert_eq!(out, want, "packed {:?}", (m, k, n));
         }
     }
 

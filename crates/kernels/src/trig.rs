@@ -34,9 +34,9 @@ fn sin_cos_small(y: f64) -> (f64, f64) {
     (y * s, c)
 }
 
-/// cos and sin of the public angle `a` (in turns, 2^64 = one period) as f64.
-#[inline]
-pub fn cos_sin_turn(a: u64) -> (f64, f64) {
+/// cos and sin of the public angle `a` (in turns, 2^64 = one period) as f64: the tests' reference.
+#[cfg(test)]
+fn cos_sin_turn(a: u64) -> (f64, f64) {
     // Nearest quarter turn q, remainder in [-1/8, 1/8) turn.
     let q = a.wrapping_add(1 << 61) >> 62;
     let rem = a.wrapping_sub(q << 62) as i64;
