@@ -128,6 +128,45 @@ for (const name of compiledBackends) {
     t.is((m as SecpError).code, 'ERR_SHAPE_MISMATCH', 'uneven long inputs are reported, not split');
   });
 
+  test(`${name}: every kernel writes every element of its output (the native wrapper does not zero fresh outputs)`, (t) => {
+    const be = backend(name);
+    // Lengths below and above the addon's threaded split (2^16), neither a multiple of 64.
+    for (const n of [77, 2 ** 16 + 5]) {
+      const a = randomRing(`wa${n}`, n);
+      const b = randomRing(`wb${n}`, n);
+      const c = randomRing(`wc${n}`, n);
+      const d = randomRing(`wd${n}`, n);
+      const e = randomRing(`we${n}`, n);
+      const f = new Float64Array(n).map((_, i) => (i % 1000) / 37 - 13);
+      const dirty = (len: number) => randomRing(`dirty${len}`, len);
+      const planes = reference.toBitPlanes(a, 22);
+      const cases: Array<[string, (out?: BigUint64Array) => BigUint64Array, number]> = [
+        ['add', (o) => be.add(a, b, o), n],
+        ['sub', (o) => be.sub(a, b, o), n],
+        ['mul', (o) => be.mul(a, b, o), n],
+        ['neg', (o) => be.neg(a, o), n],
+        ['xor', (o) => be.xor(a, b, o), n],
+        ['and', (o) => be.and(a, b, o), n],
+        ['shrXor', (o) => be.shrXor(a, 13, b, o), n],
+        ['toBitPlanes', (o) => be.toBitPlanes(a, 22, o), planes.length],
+        ['fromBitPlanes', (o) => be.fromBitPlanes(planes, 22, n, o), n],
+        ['beaverAnd', (o) => be.beaverAnd(a, b, c, d, e, true, o), n],
+        ['beaverMul', (o) => be.beaverMul(a, b, c, d, e, true, o), n],
+        ['addScalar', (o) => be.addScalar(a, 0xdeadbeefn, o), n],
+        ['scalarMul', (o) => be.scalarMul(a, 0xdeadbeefn, o), n],
+        ['encode', (o) => be.encode(f, 16, o), n],
+        ['truncFinish', (o) => be.truncFinish(a, b, reference.and(c, new BigUint64Array(n).fill(1n)), 16, true, o), n],
+        ['matmul', (o) => be.matmul(a.subarray(0, 7 * 11), b.subarray(0, 11 * 7), 7, 11, 7, o), 49],
+      ];
+      for (const [op, run, len] of cases) {
+        const want = run();
+        const out = dirty(len);
+        run(out);
+        t.deepEqual(out, want, `${op}, n = ${n}`);
+      }
+    }
+  });
+
   test(`${name}: bit planes equal the reference and round-trip, padding included`, (t) => {
     const be = backend(name);
     for (const len of [0, 1, 2, 63, 64, 65, 1000, 4097]) {
