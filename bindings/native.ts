@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 import { assertDim, assertPlaneBits, SecpError, type ErrorCode } from './errors.js';
+import { unzeroed } from './fresh.js';
 import { PACKAGE_NAME, packageRoot } from './package-root.js';
 import type { KernelBackend } from './types.js';
 
@@ -96,14 +97,13 @@ function expectArray(name: string, v: unknown, ctor: ArrayCtor): void {
 }
 
 /**
- * A fresh output for a kernel that writes every element of it (each one below does: the elementwise kernels
- * element by element, matmul after zeroing its output, the bit-plane kernels every word of every plane),
- * so it is not zero-filled first: a typed array's calloc is a memset of every reused heap page, about a
- * tenth of a private forward's time on this path. Never returned to a caller before the kernel has run.
+ * A fresh output, not zero-filled (bindings/fresh.ts): every kernel below writes every element of its output
+ * (the elementwise kernels element by element, matmul after zeroing its output, the bit-plane kernels every
+ * word of every plane; test/kernels.test.ts checks each with a dirty output).
  */
-function alloc<T>(ctor: (new (buf: ArrayBuffer, offset: number, len: number) => T) & { BYTES_PER_ELEMENT: number }, len: number): T {
+function alloc<T>(ctor: Parameters<typeof unzeroed<T>>[0], len: number): T {
   try {
-    return new ctor(Buffer.allocUnsafeSlow(len * ctor.BYTES_PER_ELEMENT).buffer as ArrayBuffer, 0, len);
+    return unzeroed(ctor, len);
   } catch (e) {
     throw new SecpError('ERR_INVALID_ARGUMENT', `cannot allocate an output of ${len} elements`, { cause: e });
   }

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SecpError } from '../../bindings/errors.js';
+import { unzeroed } from '../../bindings/fresh.js';
 import type { KernelBackend } from '../../bindings/types.js';
 
 export const PRG_KEY_BYTES = 32;
@@ -42,6 +43,6 @@ export class Prg {
   }
 
   next(n: number): BigUint64Array {
-    return this.fill(new BigUint64Array(n));
+    return this.fill(unzeroed(BigUint64Array, n));
   }
 }
