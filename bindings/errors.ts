@@ -31,3 +31,17 @@ export function assertPlaneBits(bits: number): void {
     throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: bit planes must be in 1..=64, got ${String(bits)}`);
   }
 }
+
+/** Terms a cosine series (cosSinSeries) may have: crates/kernels SERIES_TERMS_MAX. */
+export const SERIES_TERMS_MAX = 64;
+
+/** cosSinSeries' shapes: terms in 1..SERIES_TERMS_MAX, coef exactly 2·terms rows of n = d.length, acc of n. */
+export function assertSeries(n: number, coefLen: number, terms: number, accLen: number): void {
+  if (!Number.isInteger(terms) || terms < 1 || terms > SERIES_TERMS_MAX) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: series terms must be in 1..=${SERIES_TERMS_MAX}, got ${String(terms)}`);
+  }
+  if (coefLen !== 2 * terms * n) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: coefficients: ${coefLen} words, expected 2·${terms}·${n} = ${2 * terms * n}`);
+  }
+  if (accLen !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `length mismatch: acc has ${accLen} words, d has ${n}`);
+}

@@ -2,7 +2,7 @@
  * Plain-JS BigInt reference backend: the oracle the native and wasm backends are tested against,
  * and the "plain JS" column of the kernel bench. Same checks, same error codes, same float op order.
  */
-import { SecpError, assertDim, assertPlaneBits } from './errors.js';
+import { SecpError, assertDim, assertPlaneBits, assertSeries } from './errors.js';
 import type { KernelBackend } from './types.js';
 
 const MASK = (1n << 64n) - 1n;
@@ -373,6 +373,21 @@ export function loadJs(): KernelBackend {
         sin[i] = roundToRing(s * scale, i, s, f);
       }
       return { cos, sin };
+    },
+    cosSinSeries(d, coef, terms, f, acc) {
+      checkFrac(f);
+      assertSeries(d.length, coef.length, terms, acc.length);
+      const n = d.length;
+      const out = acc.slice();
+      const scale = 2 ** f;
+      for (let j = 1; j <= terms; j++) {
+        for (let i = 0; i < n; i++) {
+          const [c, s] = cosSinTurn(BigInt.asUintN(64, d[i]! * BigInt(j)));
+          const term = roundToRing(c * scale, i, c, f) * coef[(2 * j - 2) * n + i]! + roundToRing(s * scale, i, s, f) * coef[(2 * j - 1) * n + i]!;
+          out[i] = BigInt.asUintN(64, out[i]! + term);
+        }
+      }
+      return out;
     },
     angleScale(w, f) {
       checkFrac(f);

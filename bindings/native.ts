@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import { assertDim, assertPlaneBits, SecpError, type ErrorCode } from './errors.js';
+import { assertDim, assertPlaneBits, assertSeries, SecpError, type ErrorCode } from './errors.js';
 import { unzeroed } from './fresh.js';
 import { PACKAGE_NAME, packageRoot } from './package-root.js';
 import type { KernelBackend } from './types.js';
@@ -37,6 +37,7 @@ interface NativeAddon {
   decode(x: BigUint64Array, fracBits: number, out: Float64Array): void;
   prgFill(key: Uint8Array, nonce: Uint8Array, counter: number, out: BigUint64Array): void;
   cosSinTurns(angle: BigUint64Array, fracBits: number, cos: BigUint64Array, sin: BigUint64Array): void;
+  cosSinSeries(d: BigUint64Array, coef: BigUint64Array, terms: number, fracBits: number, acc: BigUint64Array, out: BigUint64Array): void;
   angleScale(w: Float64Array, fracBits: number, out: BigUint64Array): void;
   linearF64(x: Float64Array, w: Float32Array, b: Float32Array, rows: number, inDim: number, out: Float64Array): void;
   threadCount(): number;
@@ -301,6 +302,16 @@ function adapt(addon: NativeAddon, file: string): NativeBackend {
       const sin = alloc(BigUint64Array, angle.length);
       call(() => addon.cosSinTurns(angle, fracBits, cos, sin));
       return { cos, sin };
+    },
+    cosSinSeries(d, coef, terms, fracBits, acc) {
+      u64('d', d);
+      u64('coef', coef);
+      u64('acc', acc);
+      assertDim('fracBits', fracBits);
+      assertSeries(d.length, coef.length, terms, acc.length);
+      const o = alloc(BigUint64Array, d.length);
+      call(() => addon.cosSinSeries(d, coef, terms, fracBits, acc, o));
+      return o;
     },
     angleScale(w, fracBits) {
       expectArray('w', w, Float64Array);

@@ -67,6 +67,13 @@ export interface KernelBackend {
   /** cos and sin of angles in turns (2^64 = one period), as fixed point with f fractional bits. */
   cosSinTurns(angle: BigUint64Array, fracBits: number): { cos: BigUint64Array; sin: BigUint64Array };
   /**
+   * A cosine series on public angles (the servers' side of v2 GELU) in one pass: acc + Σ_{j=1..terms}
+   * cos_j·coef[(2j−2)·n + i] + sin_j·coef[(2j−1)·n + i] mod 2^64, where cos_j, sin_j are cosSinTurns of the
+   * angle j·d (wrapping) at `fracBits`; coef holds 2·terms rows of n = d.length. The same words as that
+   * composition of cosSinTurns, scalarMul, mul and add.
+   */
+  cosSinSeries(d: BigUint64Array, coef: BigUint64Array, terms: number, fracBits: number, acc: BigUint64Array): BigUint64Array;
+  /**
    * The plaintext float64 dense layer (ts/model/plain.ts): out (rows × b.length) = x (rows × inDim) · wᵀ + b,
    * w (b.length × inDim) and b float32 as model files store them. Each output is Σ_i x_i·w_i summed from 0 in
    * index order (separate multiply and add), then + b: the JS loop's result, bit for bit.

@@ -167,6 +167,30 @@ for (const name of compiledBackends) {
     }
   });
 
+  test(`${name}: cosSinSeries equals the reference and the composition it replaces, on the threaded path too`, (t) => {
+    const be = backend(name);
+    for (const [n, terms] of [[1, 1], [77, 5], [2 ** 16 + 5, 5], [3 * 2 ** 15 + 7, 2]] as const) {
+      const d = randomRing(`sd${n}`, n);
+      const acc = randomRing(`sa${n}`, n);
+      const coef = randomRing(`sc${n}`, 2 * terms * n);
+      let want = acc;
+      for (let j = 1; j <= terms; j++) {
+        const cs = be.cosSinTurns(be.scalarMul(d, BigInt(j)), 16);
+        want = be.add(want, be.add(be.mul(cs.cos, coef.subarray((2 * j - 2) * n, (2 * j - 1) * n)), be.mul(cs.sin, coef.subarray((2 * j - 1) * n, 2 * j * n))));
+      }
+      const got = be.cosSinSeries(d, coef, terms, 16, acc);
+      t.deepEqual(got, want, `composition, n = ${n}`);
+      if (n < 1000) t.deepEqual(got, reference.cosSinSeries(d, coef, terms, 16, acc), `reference, n = ${n}`);
+    }
+    const d = randomRing('sd-err', 10);
+    for (const b of [be, reference]) {
+      t.throws(() => b.cosSinSeries(d, new BigUint64Array(19), 1, 16, d), { code: 'ERR_INVALID_ARGUMENT', message: /2·1·10 = 20/ });
+      t.throws(() => b.cosSinSeries(d, new BigUint64Array(0), 0, 16, d), { code: 'ERR_INVALID_ARGUMENT', message: /terms must be in 1\.\.=64/ });
+      t.throws(() => b.cosSinSeries(d, new BigUint64Array(20), 1, 16, d.subarray(1)), { code: 'ERR_SHAPE_MISMATCH' });
+      t.throws(() => b.cosSinSeries(d, new BigUint64Array(20), 1, 99, d), { code: 'ERR_INVALID_ARGUMENT' });
+    }
+  });
+
   test(`${name}: bit planes equal the reference and round-trip, padding included`, (t) => {
     const be = backend(name);
     for (const len of [0, 1, 2, 63, 64, 65, 1000, 4097]) {

@@ -368,11 +368,8 @@ async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<G
   // 0.5x and c_0 with 2f + lift fractional bits, then the terms (public f bits × shares at f + lift bits).
   let acc = be.scalarMul(xf.s, 1n << BigInt(2 * f + lift - fx - 1));
   if (p.index === 0) acc = be.addScalar(acc, be.encode(Float64Array.of(GELU_SERIES[0]!), 2 * f + lift)[0]!);
-  for (let j = 1; j <= J; j++) {
-    const cs = be.cosSinTurns(be.scalarMul(d!, BigInt(j)), f);
-    acc = be.add(acc, be.add(be.mul(cs.cos, trig.subarray((2 * j - 2) * n, (2 * j - 1) * n)), be.mul(cs.sin, trig.subarray((2 * j - 1) * n, 2 * j * n))));
-  }
-  return { inner: await truncated(acc), xMasked: be.scalarMul(d!, cInv), alphaX: null };
+  // Σ_j cos 2πjd·(c_j cos 2πjt) + sin 2πjd·(c_j sin 2πjt) in one kernel pass (cosSinSeries).
+  return { inner: await truncated(be.cosSinSeries(d!, trig, J, f, acc)), xMasked: be.scalarMul(d!, cInv), alphaX: null };
 }
 
 /**

@@ -89,6 +89,79 @@ fn cos_sin_turns_body(angle: &[u64], scale: f64, cos_out: &mut [u64], sin_out: &
     }
 }
 
+/// Terms of a cosine series the kernel takes at most (v2 GELU uses 5).
+pub const SERIES_TERMS_MAX: usize = 64;
+
+/// A cosine series on public angles, the servers' side of v2 GELU in one pass: `out[i] = acc[i] +
+/// Σ_{j=1..=terms} C_j(i)·coef[(2j−2)·stride + i] + S_j(i)·coef[(2j−1)·stride + i]` mod 2^64, where C_j(i), S_j(i)
+/// are cos and sin of the angle j·d[i] (turns) exactly as `cos_sin_turns` gives them at `frac_bits`.
+/// `stride` is the distance between consecutive terms' rows of `coef` (n for a whole 2·terms × n matrix;
+/// the native addon passes slices of one to split the work). Same bits as cos_sin_turns, mul and add composed.
+pub fn cos_sin_series(d: &[u64], coef: &[u64], stride: usize, terms: usize, frac_bits: u32, acc: &[u64], out: &mut [u64]) -> Result<(), KernelError> {
+    check_frac(frac_bits)?;
+    check_same("acc vs d", acc.len(), d.len())?;
+    check_same("out vs d", out.len(), d.len())?;
+    let n = d.len();
+    if terms == 0 || terms > SERIES_TERMS_MAX {
+        return Err(KernelError::InvalidArgument(format!("series terms must be in 1..={}, got {}", SERIES_TERMS_MAX, terms)));
+    }
+    if stride < n || coef.len() < (2 * terms - 1) * stride + n {
+        return Err(KernelError::InvalidArgument(format!(
+            "coefficients: {} words do not hold {} rows of {} (stride {})",
+            coef.len(),
+            2 * terms,
+            n,
+            stride
+        )));
+    }
+    let scale = pow2(frac_bits);
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { cos_sin_series_avx2(d, coef, stride, terms, scale, acc, out) };
+        return Ok(());
+    }
+    cos_sin_series_body(d, coef, stride, terms, scale, acc, out);
+    Ok(())
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn cos_sin_series_avx2(d: &[u64], coef: &[u64], stride: usize, terms: usize, scale: f64, acc: &[u64], out: &mut [u64]) {
+    cos_sin_series_body(d, coef, stride, terms, scale, acc, out)
+}
+
+/// Blocks of SERIES_BLOCK elements: angles, cos and sin of one term stay in L1 while every term is summed.
+const SERIES_BLOCK: usize = 512;
+
+#[inline(always)]
+fn cos_sin_series_body(d: &[u64], coef: &[u64], stride: usize, terms: usize, scale: f64, acc: &[u64], out: &mut [u64]) {
+    let mut angle = [0u64; SERIES_BLOCK];
+    let mut c = [0u64; SERIES_BLOCK];
+    let mut s = [0u64; SERIES_BLOCK];
+    let mut b = 0;
+    while b < d.len() {
+        let len = if d.len() - b < SERIES_BLOCK { d.len() - b } else { SERIES_BLOCK };
+        let o = &mut out[b..b + len];
+        o.copy_from_slice(&acc[b..b + len]);
+        let db = &d[b..b + len];
+        angle[..len].iter_mut().for_each(|a| *a = 0);
+        for j in 0..terms {
+            // j·d as (j−1)·d + d: the same wrapping product.
+            for (a, x) in angle[..len].iter_mut().zip(db) {
+                *a = a.wrapping_add(*x);
+            }
+            cos_sin_turns_body(&angle[..len], scale, &mut c[..len], &mut s[..len]);
+            let kc = &coef[2 * j * stride + b..2 * j * stride + b + len];
+            let ks = &coef[(2 * j + 1) * stride + b..(2 * j + 1) * stride + b + len];
+            for (((o, cv), sv), (x, y)) in o.iter_mut().zip(&c[..len]).zip(&s[..len]).zip(kc.iter().zip(ks)) {
+                *o = o.wrapping_add(cv.wrapping_mul(*x)).wrapping_add(sv.wrapping_mul(*y));
+            }
+        }
+        b += len;
+    }
+}
+
 /// Integer angle-scaling weights: `K = round(w * 2^(64-f) / (2*pi))`, so that for fixed-point `x`
 /// with `f` fractional bits, `sum_i K_i * x_i mod 2^64` is the angle `w . x` in turns. The local
 /// angle share is then a plain wrapping matmul of the shares of `x` with `K`.
@@ -113,6 +186,38 @@ pub fn angle_scale(w: &[f64], frac_bits: u32, out: &mut [u64]) -> Result<(), Ker
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn series_equals_its_composition() {
+        let n = 1037;
+        let terms = 5;
+        let word = |i: usize, salt: u64| (i as u64 + salt).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ salt;
+        let d: Vec<u64> = (0..n).map(|i| word(i, 1)).collect();
+        let acc: Vec<u64> = (0..n).map(|i| word(i, 2)).collect();
+        let coef: Vec<u64> = (0..2 * terms * n).map(|i| word(i, 3)).collect();
+        let mut want = acc.clone();
+        for j in 1..=terms {
+            let ang: Vec<u64> = d.iter().map(|x| x.wrapping_mul(j as u64)).collect();
+            let (mut c, mut s) = (vec![0u64; n], vec![0u64; n]);
+            cos_sin_turns(&ang, 16, &mut c, &mut s).unwrap();
+            for i in 0..n {
+                want[i] = want[i].wrapping_add(c[i].wrapping_mul(coef[(2 * j - 2) * n + i])).wrapping_add(s[i].wrapping_mul(coef[(2 * j - 1) * n + i]));
+            }
+        }
+        let mut out = vec![7u64; n];
+        cos_sin_series(&d, &coef, n, terms, 16, &acc, &mut out).unwrap();
+        assert_eq!(out, want);
+        // A slice from element 100 with the whole matrix's stride: the split the addon makes.
+        let mut part = vec![0u64; 300];
+        cos_sin_series(&d[100..400], &coef[100..], n, terms, 16, &acc[100..400], &mut part).unwrap();
+        assert_eq!(part, want[100..400]);
+        let mut portable = vec![0u64; n];
+        cos_sin_series_body(&d, &coef, n, terms, pow2(16), &acc, &mut portable);
+        assert_eq!(portable, want);
+        assert!(cos_sin_series(&d, &coef[1..], n, terms, 16, &acc, &mut out).is_err());
+        assert!(cos_sin_series(&d, &coef, n, 0, 16, &acc, &mut out).is_err());
+        assert!(cos_sin_series(&d, &coef, n, terms, 16, &acc[1..], &mut out).is_err());
+    }
 
     #[test]
     fn matches_libm_closely() {

@@ -578,6 +578,33 @@ pub fn cos_sin_turns(
         .map_err(to_js)
 }
 
+/// The servers' cosine series of v2 GELU (secp_kernels::cos_sin_series): `coef` holds 2·terms rows of n.
+#[napi(js_name = "cosSinSeries", catch_unwind)]
+pub fn cos_sin_series(
+    d: BigUint64ArraySlice,
+    coef: BigUint64ArraySlice,
+    terms: i64,
+    frac_bits: i64,
+    acc: BigUint64ArraySlice,
+    mut out: BigUint64ArraySlice,
+) -> napi::Result<(), &'static str> {
+    let terms = small("terms", terms)? as usize;
+    let frac_bits = small("fracBits", frac_bits)?;
+    let out = out_mut!(out, d, coef, acc);
+    let (d, coef, acc) = (&*d, &*coef, &*acc);
+    let n = d.len();
+    // The TypeScript wrapper checks that coef is exactly 2·terms rows of n; a bad shape here is one whole call.
+    let whole = uneven(out.len(), &[n, acc.len()]) || terms == 0 || terms > secp_kernels::SERIES_TERMS_MAX || coef.len() < 2 * terms * n;
+    par_chunks(out, whole, |s, o| {
+        let len = o.len();
+        if whole {
+            return secp_kernels::cos_sin_series(d, coef, n, terms, frac_bits, acc, o);
+        }
+        secp_kernels::cos_sin_series(&d[s..s + len], &coef[s..], n, terms, frac_bits, &acc[s..s + len], o)
+    })
+    .map_err(to_js)
+}
+
 #[napi(catch_unwind)]
 pub fn angle_scale(
     w: Float64ArraySlice,

@@ -322,6 +322,31 @@ pub unsafe extern "C" fn cos_sin_turns(
 }
 
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn cos_sin_series(
+    d: *const u64,
+    d_len: usize,
+    coef: *const u64,
+    coef_len: usize,
+    terms: u32,
+    frac_bits: u32,
+    acc: *const u64,
+    acc_len: usize,
+    out: *mut u64,
+    out_len: usize,
+) -> i32 {
+    status(k::cos_sin_series(
+        view(d, d_len),
+        view(coef, coef_len),
+        d_len,
+        terms as usize,
+        frac_bits,
+        view(acc, acc_len),
+        view_mut(out, out_len),
+    ))
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn angle_scale(
     w: *const f64,
     w_len: usize,
