@@ -89,17 +89,12 @@ export function addPublicRow(p: Party, x: Shared, row: BigUint64Array): Shared {
   return local(p, x.shape, () => (p.index === 0 ? addToRows(p, x.s, row) : x.s.slice()));
 }
 
-/** x + row on every row of x: the kernel once per row, or once on the row tiled when rows are short. */
+/** x + row on every row of x: the row tiled over x's length (log2(rows) copies), then one kernel call. */
 function addToRows(p: Party, x: BigUint64Array, row: BigUint64Array): BigUint64Array {
-  const be = p.ring.backend;
-  const cols = row.length;
-  const out = new BigUint64Array(x.length);
-  if (cols < 256) {
-    for (let at = 0; at < x.length; at += cols) out.set(row, at);
-    return be.add(x, out);
-  }
-  for (let at = 0; at < x.length; at += cols) be.add(x.subarray(at, at + cols), row, out.subarray(at, at + cols));
-  return out;
+  const tiled = new BigUint64Array(x.length);
+  if (x.length > 0) tiled.set(row, 0);
+  for (let len = row.length; len > 0 && len < x.length; len *= 2) tiled.copyWithin(len, 0, Math.min(len, x.length - len));
+  return p.ring.backend.add(x, tiled);
 }
 
 /** Adds a shared row vector to every row of x (e.g. a secret bias). */
