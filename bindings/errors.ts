@@ -45,3 +45,11 @@ export function assertSeries(n: number, coefLen: number, terms: number, accLen: 
   }
   if (accLen !== n) throw new SecpError('ERR_SHAPE_MISMATCH', `length mismatch: acc has ${accLen} words, d has ${n}`);
 }
+
+/** cosSinTerms' arguments: 1..SERIES_TERMS_MAX coefficients, a shift of 1..62 bits. */
+export function assertTerms(terms: number, shift: number): void {
+  if (terms < 1 || terms > SERIES_TERMS_MAX) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: series terms must be in 1..=${SERIES_TERMS_MAX}, got ${terms}`);
+  }
+  if (!Number.isInteger(shift) || shift < 1 || shift > 62) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: shift must be in 1..=62, got ${String(shift)}`);
+}

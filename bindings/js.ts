@@ -2,7 +2,7 @@
  * Plain-JS BigInt reference backend: the oracle the native and wasm backends are tested against,
  * and the "plain JS" column of the kernel bench. Same checks, same error codes, same float op order.
  */
-import { SecpError, assertDim, assertPlaneBits, assertSeries } from './errors.js';
+import { SecpError, assertDim, assertPlaneBits, assertSeries, assertTerms } from './errors.js';
 import type { KernelBackend } from './types.js';
 
 const MASK = (1n << 64n) - 1n;
@@ -385,6 +385,24 @@ export function loadJs(): KernelBackend {
           const [c, s] = cosSinTurn(BigInt.asUintN(64, d[i]! * BigInt(j)));
           const term = roundToRing(c * scale, i, c, f) * coef[(2 * j - 2) * n + i]! + roundToRing(s * scale, i, s, f) * coef[(2 * j - 1) * n + i]!;
           out[i] = BigInt.asUintN(64, out[i]! + term);
+        }
+      }
+      return out;
+    },
+    cosSinTerms(tv, coefs, f, shift) {
+      checkFrac(f);
+      assertTerms(coefs.length, shift);
+      const n = tv.length;
+      const out = new BigUint64Array(2 * coefs.length * n);
+      const scale = 2 ** f;
+      const half = 1n << BigInt(shift - 1);
+      const sh = BigInt(shift);
+      const round = (v: bigint, k: bigint): bigint => BigInt.asUintN(64, BigInt.asIntN(64, v * k + half) >> sh);
+      for (let m = 0; m < coefs.length; m++) {
+        for (let i = 0; i < n; i++) {
+          const [c, s] = cosSinTurn(BigInt.asUintN(64, tv[i]! * BigInt(m + 1)));
+          out[2 * m * n + i] = round(roundToRing(c * scale, i, c, f), coefs[m]!);
+          out[(2 * m + 1) * n + i] = round(roundToRing(s * scale, i, s, f), coefs[m]!);
         }
       }
       return out;

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import { assertDim, assertPlaneBits, assertSeries, SecpError, type ErrorCode } from './errors.js';
+import { assertDim, assertPlaneBits, assertSeries, assertTerms, SecpError, type ErrorCode } from './errors.js';
 import { unzeroed } from './fresh.js';
 import { PACKAGE_NAME, packageRoot } from './package-root.js';
 import type { KernelBackend } from './types.js';
@@ -38,6 +38,7 @@ interface NativeAddon {
   prgFill(key: Uint8Array, nonce: Uint8Array, counter: number, out: BigUint64Array): void;
   cosSinTurns(angle: BigUint64Array, fracBits: number, cos: BigUint64Array, sin: BigUint64Array): void;
   cosSinSeries(d: BigUint64Array, coef: BigUint64Array, terms: number, fracBits: number, acc: BigUint64Array, out: BigUint64Array): void;
+  cosSinTerms(t: BigUint64Array, coefs: BigUint64Array, fracBits: number, shift: number, out: BigUint64Array): void;
   angleScale(w: Float64Array, fracBits: number, out: BigUint64Array): void;
   linearF64(x: Float64Array, w: Float32Array, b: Float32Array, rows: number, inDim: number, out: Float64Array): void;
   threadCount(): number;
@@ -311,6 +312,15 @@ function adapt(addon: NativeAddon, file: string): NativeBackend {
       assertSeries(d.length, coef.length, terms, acc.length);
       const o = alloc(BigUint64Array, d.length);
       call(() => addon.cosSinSeries(d, coef, terms, fracBits, acc, o));
+      return o;
+    },
+    cosSinTerms(tv, coefs, fracBits, shift) {
+      u64('t', tv);
+      u64('coefs', coefs);
+      assertDim('fracBits', fracBits);
+      assertTerms(coefs.length, shift);
+      const o = alloc(BigUint64Array, 2 * coefs.length * tv.length);
+      call(() => addon.cosSinTerms(tv, coefs, fracBits, shift, o));
       return o;
     },
     angleScale(w, fracBits) {

@@ -74,6 +74,13 @@ export interface KernelBackend {
    */
   cosSinSeries(d: BigUint64Array, coef: BigUint64Array, terms: number, fracBits: number, acc: BigUint64Array): BigUint64Array;
   /**
+   * The dealer's side of that series: for j = 1..coefs.length, cos and sin of the angle j·t (wrapping) at
+   * `fracBits` as cosSinTurns gives them, times the integer coefs[j−1] (a ring word, signed), rounded down by
+   * `shift` (1..62) bits: ⌊(v·c + 2^(shift−1)) / 2^shift⌋ as a signed value (|v·c| < 2^62). Rows 2j−2 (cos) and
+   * 2j−1 (sin) of n = t.length words each: 2·coefs.length·n words.
+   */
+  cosSinTerms(t: BigUint64Array, coefs: BigUint64Array, fracBits: number, shift: number): BigUint64Array;
+  /**
    * The plaintext float64 dense layer (ts/model/plain.ts): out (rows × b.length) = x (rows × inDim) · wᵀ + b,
    * w (b.length × inDim) and b float32 as model files store them. Each output is Σ_i x_i·w_i summed from 0 in
    * index order (separate multiply and add), then + b: the JS loop's result, bit for bit.

@@ -20,7 +20,7 @@
  * The module is built without simd128 (scripts/build-wasm.sh says why: no fast 64-bit vector
  * multiply in wasm); its matmul is a scalar register-blocked kernel (crates/kernels/src/matmul_packed.rs).
  */
-import { SecpError, assertDim, assertPlaneBits, assertSeries } from './errors.js';
+import { SecpError, assertDim, assertPlaneBits, assertSeries, assertTerms } from './errors.js';
 import type { KernelBackend } from './types.js';
 
 const U32_MAX = 0xffffffff;
@@ -55,6 +55,7 @@ interface Exports {
   decode(x: Ptr, xLen: number, fracBits: number, out: Ptr, outLen: number): number;
   prg_fill(key: Ptr, keyLen: number, nonce: Ptr, nonceLen: number, counter: number, out: Ptr, outLen: number): number;
   cos_sin_turns(a: Ptr, aLen: number, fracBits: number, cos: Ptr, cosLen: number, sin: Ptr, sinLen: number): number;
+  cos_sin_terms(t: Ptr, tLen: number, coefs: Ptr, coefsLen: number, fracBits: number, shift: number, out: Ptr, outLen: number): number;
   cos_sin_series(d: Ptr, dLen: number, coef: Ptr, coefLen: number, terms: number, fracBits: number, acc: Ptr, accLen: number, out: Ptr, outLen: number): number;
   angle_scale(w: Ptr, wLen: number, fracBits: number, out: Ptr, outLen: number): number;
   linear_f64(x: Ptr, xLen: number, w: Ptr, wLen: number, b: Ptr, bLen: number, rows: number, inDim: number, out: Ptr, outLen: number): number;
@@ -342,6 +343,18 @@ function backendOf(x: Exports): KernelBackend {
         return [x.cos_sin_series(pd, len, pk, coef.length, terms, fb, pa, acc.length, po, len), () => read(BigUint64Array, po, len)];
       });
     },
+    cosSinTerms(tv, coefs, fb, shift) {
+      fracBits(fb);
+      assertTerms(coefs.length, shift);
+      const len = 2 * coefs.length * tv.length;
+      u32('2·terms·n', len);
+      return call((f) => {
+        const pt = f.input(tv);
+        const pk = f.input(coefs);
+        const po = f.output(len, 8);
+        return [x.cos_sin_terms(pt, tv.length, pk, coefs.length, fb, shift, po, len), () => read(BigUint64Array, po, len)];
+      });
+    },
     angleScale(w, fb) {
       fracBits(fb);
       const len = w.length;
@@ -368,7 +381,7 @@ function backendOf(x: Exports): KernelBackend {
 }
 
 const EXPORTS: (keyof Exports)[] = ['memory', 'alloc', 'dealloc', 'last_error_ptr', 'last_error_len', 'matmul', 'matmul_bt',
-  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'beaver_mul', 'add_scalar', 'trunc_deal', 'trunc_finish', 'to_bit_planes', 'from_bit_planes', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'cos_sin_series', 'angle_scale', 'linear_f64'];
+  'add', 'sub', 'mul', 'neg', 'xor', 'and', 'shr_xor', 'beaver_and', 'beaver_mul', 'add_scalar', 'trunc_deal', 'trunc_finish', 'to_bit_planes', 'from_bit_planes', 'scalar_mul', 'sum_axis', 'encode', 'decode', 'prg_fill', 'cos_sin_turns', 'cos_sin_series', 'cos_sin_terms', 'angle_scale', 'linear_f64'];
 
 /**
  * THE loader, for Node and browsers alike: compiles and instantiates the module from its bytes,

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { SecpError } from '../bindings/errors.js';
+import { concatWords } from '../ts/ring/tensor.js';
 import { compiledBackends, backend, naiveLinear, randomReals, randomRing, reference } from './helpers.js';
 
 const BLOCK = 128; // crates/kernels BLOCK: shapes around it exercise the tile edges
@@ -188,6 +189,30 @@ for (const name of compiledBackends) {
       t.throws(() => b.cosSinSeries(d, new BigUint64Array(0), 0, 16, d), { code: 'ERR_INVALID_ARGUMENT', message: /terms must be in 1\.\.=64/ });
       t.throws(() => b.cosSinSeries(d, new BigUint64Array(20), 1, 16, d.subarray(1)), { code: 'ERR_SHAPE_MISMATCH' });
       t.throws(() => b.cosSinSeries(d, new BigUint64Array(20), 1, 99, d), { code: 'ERR_INVALID_ARGUMENT' });
+    }
+  });
+
+  test(`${name}: cosSinTerms equals the reference and the passes it replaces, split by term too`, (t) => {
+    const be = backend(name);
+    const coefs = BigUint64Array.from([1234567890n, BigInt.asUintN(64, -987654321n), 3n, 2n ** 31n - 1n, 7n]);
+    for (const n of [1, 77, 2 ** 14 + 3]) {
+      const tv = randomRing(`tt${n}`, n);
+      const got = be.cosSinTerms(tv, coefs, 30, 45);
+      // The dealer's former passes: scalarMul by the coefficient, + 2^63 + 2^44, a logical shift, − 2^18.
+      const want: BigUint64Array[] = [];
+      for (let j = 1; j <= coefs.length; j++) {
+        const cs = be.cosSinTurns(be.scalarMul(tv, BigInt(j)), 30);
+        for (const v of [cs.cos, cs.sin]) {
+          const prod = be.addScalar(be.scalarMul(v, coefs[j - 1]!), (1n << 63n) + (1n << 44n));
+          want.push(be.addScalar(be.shrXor(prod, 45, new BigUint64Array(n)), BigInt.asUintN(64, -(1n << 18n))));
+        }
+      }
+      t.deepEqual(got, concatWords(want), `passes, n = ${n}`);
+      if (n < 100) t.deepEqual(got, reference.cosSinTerms(tv, coefs, 30, 45), `reference, n = ${n}`);
+    }
+    for (const b of [be, reference]) {
+      t.throws(() => b.cosSinTerms(new BigUint64Array(3), new BigUint64Array(0), 30, 45), { code: 'ERR_INVALID_ARGUMENT', message: /terms must be in 1\.\.=64/ });
+      t.throws(() => b.cosSinTerms(new BigUint64Array(3), coefs, 30, 0), { code: 'ERR_INVALID_ARGUMENT', message: /shift must be in 1\.\.=62/ });
     }
   });
 

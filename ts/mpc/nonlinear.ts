@@ -344,20 +344,9 @@ async function geluEven(p: Party, xf: Shared, fx: number, op: string): Promise<G
   const ring = GELU_SERIES_RING(f);
   const trig = await p.dealBits(`${op}.trig`, 2 * J * n, ring, () => {
     // Accuracy only (no other party computes these): cos and sin of 2πjt at 30 bits times c_j at 31 bits
-    // (|c_j| < 2, so below 2^62), rounded to f + lift bits by a logical shift offset by 2^63 (a floor for
-    // signed values) — kernel passes instead of a float64 round trip.
-    const shift = 61 - (f + lift);
-    const zero = new BigUint64Array(n);
-    const round = (v: BigUint64Array, c: number): BigUint64Array => {
-      const prod = be.addScalar(be.scalarMul(v, BigInt.asUintN(64, BigInt(Math.round(c * 2 ** 31)))), (1n << 63n) + (1n << BigInt(shift - 1)));
-      return be.addScalar(be.shrXor(prod, shift, zero), BigInt.asUintN(64, -(1n << BigInt(63 - shift))));
-    };
-    const parts: BigUint64Array[] = [];
-    for (let j = 1; j <= J; j++) {
-      const cs = be.cosSinTurns(be.scalarMul(t, BigInt(j)), 30);
-      parts.push(round(cs.cos, GELU_SERIES[j]!), round(cs.sin, GELU_SERIES[j]!));
-    }
-    return concatWords(parts);
+    // (|c_j| < 2, so below 2^62), rounded to f + lift bits, all terms in one kernel pass (cosSinTerms).
+    const coefs = BigUint64Array.from({ length: J }, (_, m) => BigInt.asUintN(64, BigInt(Math.round(GELU_SERIES[m + 1]! * 2 ** 31))));
+    return be.cosSinTerms(t, coefs, 30, 61 - (f + lift));
   });
   const truncated = (sum: BigUint64Array | null) => truncate(p, new Shared([n], sum), 2 * f + lift - fx, `${op}.trunc`, { from: ring });
   // θ = c·x turns with c = 2^(64−fx)/12 rounded to an odd integer (invertible mod 2^64; the selection needs c⁻¹).

@@ -24,4 +24,4 @@ pub use linear::linear_f64;
 pub use matmul::{matmul, matmul_bt, BLOCK};
 pub use ops::{add, mul, neg, scalar_mul, sub, sum_axis};
 pub use prg::{chacha_block, prg_fill, DOUBLE_ROUNDS, KEY_BYTES, NONCE_BYTES};
-pub use trig::{angle_scale, cos_sin_series, cos_sin_turns, SERIES_TERMS_MAX};
+pub use trig::{angle_scale, cos_sin_series, cos_sin_terms, cos_sin_turns, SERIES_TERMS_MAX};

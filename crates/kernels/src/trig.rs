@@ -162,6 +162,64 @@ fn cos_sin_series_body(d: &[u64], coef: &[u64], stride: usize, terms: usize, sca
     }
 }
 
+/// The dealer's side of a cosine series: for each term j = first, first+1, … (one per `coefs` entry), cos and
+/// sin of the angle j·t[i] (turns) at `frac_bits` as `cos_sin_turns` gives them, times the integer `coefs[j − first]`,
+/// then shifted down by `shift` bits with rounding (⌊(v·c + 2^(shift−1)) / 2^shift⌋, signed; |v·c| must stay below
+/// 2^62). Row 2m of `out` (n words) holds term first+m's cosines, row 2m + 1 its sines.
+pub fn cos_sin_terms(t: &[u64], coefs: &[u64], first: u64, frac_bits: u32, shift: u32, out: &mut [u64]) -> Result<(), KernelError> {
+    check_frac(frac_bits)?;
+    if coefs.is_empty() || coefs.len() > SERIES_TERMS_MAX {
+        return Err(KernelError::InvalidArgument(format!("series terms must be in 1..={}, got {}", SERIES_TERMS_MAX, coefs.len())));
+    }
+    if shift == 0 || shift > 62 {
+        return Err(KernelError::InvalidArgument(format!("shift must be in 1..=62, got {}", shift)));
+    }
+    check_same("out vs 2·terms·n", out.len(), 2 * coefs.len() * t.len())?;
+    let scale = pow2(frac_bits);
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { cos_sin_terms_avx2(t, coefs, first, scale, shift, out) };
+        return Ok(());
+    }
+    cos_sin_terms_body(t, coefs, first, scale, shift, out);
+    Ok(())
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn cos_sin_terms_avx2(t: &[u64], coefs: &[u64], first: u64, scale: f64, shift: u32, out: &mut [u64]) {
+    cos_sin_terms_body(t, coefs, first, scale, shift, out)
+}
+
+#[inline(always)]
+fn cos_sin_terms_body(t: &[u64], coefs: &[u64], first: u64, scale: f64, shift: u32, out: &mut [u64]) {
+    let n = t.len();
+    let half = 1u64 << (shift - 1);
+    let mut angle = [0u64; SERIES_BLOCK];
+    let mut c = [0u64; SERIES_BLOCK];
+    let mut s = [0u64; SERIES_BLOCK];
+    for (m, &k) in coefs.iter().enumerate() {
+        let j = first.wrapping_add(m as u64);
+        let (cos_row, rest) = out[2 * m * n..(2 * m + 2) * n].split_at_mut(n);
+        let mut b = 0;
+        while b < n {
+            let len = if n - b < SERIES_BLOCK { n - b } else { SERIES_BLOCK };
+            for (a, x) in angle[..len].iter_mut().zip(&t[b..b + len]) {
+                *a = x.wrapping_mul(j);
+            }
+            cos_sin_turns_body(&angle[..len], scale, &mut c[..len], &mut s[..len]);
+            for (o, v) in cos_row[b..b + len].iter_mut().zip(&c[..len]) {
+                *o = ((v.wrapping_mul(k).wrapping_add(half) as i64) >> shift) as u64;
+            }
+            for (o, v) in rest[b..b + len].iter_mut().zip(&s[..len]) {
+                *o = ((v.wrapping_mul(k).wrapping_add(half) as i64) >> shift) as u64;
+            }
+            b += len;
+        }
+    }
+}
+
 /// Integer angle-scaling weights: `K = round(w * 2^(64-f) / (2*pi))`, so that for fixed-point `x`
 /// with `f` fractional bits, `sum_i K_i * x_i mod 2^64` is the angle `w . x` in turns. The local
 /// angle share is then a plain wrapping matmul of the shares of `x` with `K`.
@@ -186,6 +244,30 @@ pub fn angle_scale(w: &[f64], frac_bits: u32, out: &mut [u64]) -> Result<(), Ker
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terms_round_each_scaled_cosine() {
+        let n = 1100;
+        let t: Vec<u64> = (0..n).map(|i| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x55).collect();
+        let coefs = [1_000_000_007u64, (-123_456_789i64) as u64, 3];
+        let (frac, shift) = (30, 29);
+        let mut out = vec![9u64; 2 * coefs.len() * n];
+        cos_sin_terms(&t, &coefs, 2, frac, shift, &mut out).unwrap();
+        for (m, &k) in coefs.iter().enumerate() {
+            let ang: Vec<u64> = t.iter().map(|x| x.wrapping_mul(2 + m as u64)).collect();
+            let (mut c, mut s) = (vec![0u64; n], vec![0u64; n]);
+            cos_sin_turns(&ang, frac, &mut c, &mut s).unwrap();
+            for i in 0..n {
+                // The rounding as i128 arithmetic: floor((v·k + 2^(shift−1)) / 2^shift).
+                let r = |v: u64| ((((v as i64) as i128) * ((k as i64) as i128) + (1i128 << (shift - 1))) >> shift) as i64 as u64;
+                assert_eq!(out[2 * m * n + i], r(c[i]));
+                assert_eq!(out[(2 * m + 1) * n + i], r(s[i]));
+            }
+        }
+        assert!(cos_sin_terms(&t, &coefs, 2, frac, 0, &mut out).is_err());
+        assert!(cos_sin_terms(&t, &[], 2, frac, shift, &mut out).is_err());
+        assert!(cos_sin_terms(&t, &coefs, 2, frac, shift, &mut out[1..]).is_err());
+    }
 
     #[test]
     fn series_equals_its_composition() {

@@ -605,6 +605,30 @@ pub fn cos_sin_series(
     .map_err(to_js)
 }
 
+/// The dealer's terms of a cosine series (secp_kernels::cos_sin_terms), split across the pool by term.
+#[napi(js_name = "cosSinTerms", catch_unwind)]
+pub fn cos_sin_terms(
+    t: BigUint64ArraySlice,
+    coefs: BigUint64ArraySlice,
+    frac_bits: i64,
+    shift: i64,
+    mut out: BigUint64ArraySlice,
+) -> napi::Result<(), &'static str> {
+    let frac_bits = small("fracBits", frac_bits)?;
+    let shift = small("shift", shift)?;
+    let out = out_mut!(out, t, coefs);
+    let (t, coefs) = (&*t, &*coefs);
+    let n = t.len();
+    let whole = n * 2 * coefs.len() < PAR_MIN_WORDS || coefs.is_empty() || out.len() != 2 * coefs.len() * n || rayon::current_num_threads() < 2;
+    if whole {
+        return secp_kernels::cos_sin_terms(t, coefs, 1, frac_bits, shift, out).map_err(to_js);
+    }
+    out.par_chunks_mut(2 * n)
+        .enumerate()
+        .try_for_each(|(m, o)| secp_kernels::cos_sin_terms(t, &coefs[m..m + 1], m as u64 + 1, frac_bits, shift, o))
+        .map_err(to_js)
+}
+
 #[napi(catch_unwind)]
 pub fn angle_scale(
     w: Float64ArraySlice,

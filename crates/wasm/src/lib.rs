@@ -347,6 +347,21 @@ pub unsafe extern "C" fn cos_sin_series(
 }
 
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn cos_sin_terms(
+    t: *const u64,
+    t_len: usize,
+    coefs: *const u64,
+    coefs_len: usize,
+    frac_bits: u32,
+    shift: u32,
+    out: *mut u64,
+    out_len: usize,
+) -> i32 {
+    status(k::cos_sin_terms(view(t, t_len), view(coefs, coefs_len), 1, frac_bits, shift, view_mut(out, out_len)))
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn angle_scale(
     w: *const f64,
     w_len: usize,
