@@ -36,7 +36,7 @@ import { ltz, ltzMasked, ltzShifts, selectMasked, type MaskedBit } from './compa
 import type { Party, ProtocolVersion } from './party.js';
 import { Shared, add, addPublic, addRow, concatRows, mulInt, sub } from './shared.js';
 import { truncate } from './truncation.js';
-import { concatWords } from '../ring/tensor.js';
+import { unzeroed } from '../../bindings/fresh.js';
 
 function enc(p: Party, v: number): bigint {
   return p.ring.backend.encode(Float64Array.of(v), p.ring.fracBits)[0]!;
@@ -288,7 +288,12 @@ async function geluSelect(p: Party, cmp: MaskedBit, even: GeluEven, xf: Shared, 
   const rhoB = cmp.rho.subarray(0, n);
   const rhoL = cmp.rho.subarray(n, 2 * n);
   const alpha = p.mask(op, n);
-  const c = await p.deal(`${op}.c`, 2 * n, () => concatWords([be.mul(rhoB, alpha), be.mul(rhoL, be.sub(even.alphaX!, alpha))]));
+  const c = await p.deal(`${op}.c`, 2 * n, () => {
+    const v = unzeroed(BigUint64Array, 2 * n);
+    be.mul(rhoB, alpha, v.subarray(0, n));
+    be.mul(rhoL, be.sub(even.alphaX!, alpha), v.subarray(n));
+    return v;
+  });
   if (p.isDealer) return new Shared([n], null);
   const inner = even.inner.s;
   const [e] = await p.open(op, be.sub(inner, alpha));
