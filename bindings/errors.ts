@@ -37,9 +37,7 @@ export const SERIES_TERMS_MAX = 64;
 
 /** cosSinSeries' shapes: terms in 1..SERIES_TERMS_MAX, coef exactly 2·terms rows of n = d.length, acc of n. */
 export function assertSeries(n: number, coefLen: number, terms: number, accLen: number): void {
-  if (!Number.isInteger(terms) || terms < 1 || terms > SERIES_TERMS_MAX) {
-    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: series terms must be in 1..=${SERIES_TERMS_MAX}, got ${String(terms)}`);
-  }
+  assertTermCount(terms);
   if (coefLen !== 2 * terms * n) {
     throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: coefficients: ${coefLen} words, expected 2·${terms}·${n} = ${2 * terms * n}`);
   }
@@ -48,8 +46,12 @@ export function assertSeries(n: number, coefLen: number, terms: number, accLen: 
 
 /** cosSinTerms' arguments: 1..SERIES_TERMS_MAX coefficients, a shift of 1..62 bits. */
 export function assertTerms(terms: number, shift: number): void {
-  if (terms < 1 || terms > SERIES_TERMS_MAX) {
-    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: series terms must be in 1..=${SERIES_TERMS_MAX}, got ${terms}`);
-  }
+  assertTermCount(terms);
   if (!Number.isInteger(shift) || shift < 1 || shift > 62) throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: shift must be in 1..=62, got ${String(shift)}`);
+}
+
+function assertTermCount(terms: number): void {
+  if (!Number.isInteger(terms) || terms < 1 || terms > SERIES_TERMS_MAX) {
+    throw new SecpError('ERR_INVALID_ARGUMENT', `invalid argument: series terms must be in 1..=${SERIES_TERMS_MAX}, got ${String(terms)}`);
+  }
 }

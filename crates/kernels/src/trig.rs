@@ -196,6 +196,7 @@ unsafe fn cos_sin_terms_avx2(t: &[u64], coefs: &[u64], first: u64, scale: f64, s
 fn cos_sin_terms_body(t: &[u64], coefs: &[u64], first: u64, scale: f64, shift: u32, out: &mut [u64]) {
     let n = t.len();
     let half = 1u64 << (shift - 1);
+    let round = |v: u64, k: u64| ((v.wrapping_mul(k).wrapping_add(half) as i64) >> shift) as u64;
     let mut angle = [0u64; SERIES_BLOCK];
     let mut c = [0u64; SERIES_BLOCK];
     let mut s = [0u64; SERIES_BLOCK];
@@ -210,10 +211,10 @@ fn cos_sin_terms_body(t: &[u64], coefs: &[u64], first: u64, scale: f64, shift: u
             }
             cos_sin_turns_body(&angle[..len], scale, &mut c[..len], &mut s[..len]);
             for (o, v) in cos_row[b..b + len].iter_mut().zip(&c[..len]) {
-                *o = ((v.wrapping_mul(k).wrapping_add(half) as i64) >> shift) as u64;
+                *o = round(*v, k);
             }
             for (o, v) in rest[b..b + len].iter_mut().zip(&s[..len]) {
-                *o = ((v.wrapping_mul(k).wrapping_add(half) as i64) >> shift) as u64;
+                *o = round(*v, k);
             }
             b += len;
         }

@@ -597,10 +597,8 @@ pub fn cos_sin_series(
     let whole = uneven(out.len(), &[n, acc.len()]) || terms == 0 || terms > secp_kernels::SERIES_TERMS_MAX || coef.len() < 2 * terms * n;
     par_chunks(out, whole, |s, o| {
         let len = o.len();
-        if whole {
-            return secp_kernels::cos_sin_series(d, coef, n, terms, frac_bits, acc, o);
-        }
-        secp_kernels::cos_sin_series(&d[s..s + len], &coef[s..], n, terms, frac_bits, &acc[s..s + len], o)
+        // Each chunk reads its columns of every row of coef: the rows keep the whole matrix's stride n.
+        secp_kernels::cos_sin_series(part(d, s, len, whole), &coef[s..], n, terms, frac_bits, part(acc, s, len, whole), o)
     })
     .map_err(to_js)
 }
